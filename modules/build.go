@@ -1,0 +1,28 @@
+package modules
+
+import (
+	"fmt"
+
+	"github.com/ocrpool/ocrpool/modules/datapool"
+	"github.com/ocrpool/ocrpool/modules/deployment"
+	"github.com/ocrpool/ocrpool/modules/ocr"
+	"github.com/ocrpool/ocrpool/modules/training"
+)
+
+// build constructs module name with its dependencies: its config section,
+// the platform pieces it uses and clients for the modules it calls (local
+// or HTTP, see peers.go). Modules earlier in start order are already built.
+func (a *App) build(name string) (Module, error) {
+	log := a.log.With("module", name)
+	switch name {
+	case Datapool:
+		return datapool.New(a.cfg.Datapool, datapool.Deps{Log: log, DB: a.p.DB})
+	case Training:
+		return training.New(a.cfg.Training, training.Deps{Log: log, DB: a.p.DB})
+	case Deployment:
+		return deployment.New(a.cfg.Deployment, deployment.Deps{Log: log, DB: a.p.DB})
+	case OCR:
+		return ocr.New(a.cfg.OCR, ocr.Deps{Log: log, DB: a.p.DB})
+	}
+	return nil, fmt.Errorf("no module %q", name)
+}
