@@ -76,6 +76,17 @@ func TestAppStartServeShutdown(t *testing.T) {
 	if _, body := get(t, base+"/version"); body["version"] == "" || body["roles"] == nil {
 		t.Errorf("/version = %v", body)
 	}
+	for path, want := range map[string]string{"/": "<title>ocrpool</title>", "/static/app.js": "loadStatus"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), want) {
+			t.Errorf("GET %s = %d, want 200 with %q", path, resp.StatusCode, want)
+		}
+	}
 	if got, want := strings.Join(app.Plan().Modules, ","), "datapool,training,deployment,ocr"; got != want {
 		t.Errorf("modules = %s, want %s", got, want)
 	}

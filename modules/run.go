@@ -9,6 +9,8 @@ import (
 
 	"github.com/ocrpool/ocrpool/config"
 	"github.com/ocrpool/ocrpool/modules/platform"
+	"github.com/ocrpool/ocrpool/modules/platform/server"
+	"github.com/ocrpool/ocrpool/web"
 )
 
 // Options tune New.
@@ -87,6 +89,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 // directly to run a subset of roles on embedded stores.
 func assemble(cfg config.Config, plan Plan, p *platform.Platform) (*App, error) {
 	a := &App{cfg: cfg, plan: plan, log: p.Log, p: p}
+	if err := p.Server.Mount(server.StaticRoutes(web.Static())...); err != nil {
+		return nil, err
+	}
 	for _, name := range plan.Modules {
 		m, err := a.build(name)
 		if err != nil {
