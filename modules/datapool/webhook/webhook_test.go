@@ -2,8 +2,8 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -303,4 +303,3 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
-
