@@ -3,6 +3,16 @@
 
 -- +goose Up
 
+-- What a pattern set version was learned from and how it fared at the
+-- validation gate: content_hash decides whether a refresh learned anything
+-- new; validation holds the held-out scores of the candidate and of the
+-- version that was active.
+ALTER TABLE pattern_cache_versions
+    ADD COLUMN content_hash VARCHAR(64),
+    ADD COLUMN window_start TIMESTAMPTZ,
+    ADD COLUMN window_end TIMESTAMPTZ,
+    ADD COLUMN validation JSONB;
+
 -- One row per activation of a pattern set version, so "which version was
 -- live at time T" is a range lookup: activated_at <= T < deactivated_at.
 CREATE TABLE pattern_activations (
@@ -57,3 +67,8 @@ CREATE INDEX idx_webhook_deliveries_subscription ON webhook_deliveries (subscrip
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_subscriptions;
 DROP TABLE pattern_activations;
+ALTER TABLE pattern_cache_versions
+    DROP COLUMN IF EXISTS validation,
+    DROP COLUMN IF EXISTS window_end,
+    DROP COLUMN IF EXISTS window_start,
+    DROP COLUMN IF EXISTS content_hash;

@@ -4,6 +4,11 @@
 
 -- +goose Up
 
+ALTER TABLE pattern_cache_versions ADD COLUMN content_hash VARCHAR(64) CHECK (length(content_hash) <= 64);
+ALTER TABLE pattern_cache_versions ADD COLUMN window_start DATETIME;
+ALTER TABLE pattern_cache_versions ADD COLUMN window_end DATETIME;
+ALTER TABLE pattern_cache_versions ADD COLUMN validation TEXT CHECK (validation IS NULL OR json_valid(validation));
+
 CREATE TABLE pattern_activations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     version_id INTEGER NOT NULL REFERENCES pattern_cache_versions(version_id),
@@ -55,3 +60,7 @@ CREATE INDEX idx_webhook_deliveries_subscription ON webhook_deliveries (subscrip
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_subscriptions;
 DROP TABLE pattern_activations;
+ALTER TABLE pattern_cache_versions DROP COLUMN validation;
+ALTER TABLE pattern_cache_versions DROP COLUMN window_end;
+ALTER TABLE pattern_cache_versions DROP COLUMN window_start;
+ALTER TABLE pattern_cache_versions DROP COLUMN content_hash;

@@ -268,6 +268,9 @@ type DeliveryFilter struct {
 func (d *Dispatcher) Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error) {
 	q := d.db.WithContext(ctx).Order("id DESC")
 	if f.SubscriptionID != "" {
+		if _, err := uuid.Parse(f.SubscriptionID); err != nil {
+			return nil, apierr.Field("subscription_id", "is not a subscription id")
+		}
 		q = q.Where("subscription_id = ?", f.SubscriptionID)
 	}
 	switch f.Status {
