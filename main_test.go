@@ -86,6 +86,7 @@ func TestServeThenSIGTERM(t *testing.T) {
 		"OCRPOOL_DATABASE_PATH=" + db.Path,
 		"OCRPOOL_REDIS_URL=" + rd.URL,
 		"OCRPOOL_REDIS_KEY_PREFIX=" + rd.KeyPrefix,
+		"OCRPOOL_SECURITY_PII_KEY=test-pii-key-0123456789abcdef",
 	}, "serve", "--migrate")
 	cmd.Stdout = &out
 	cmd.Stderr = &out

@@ -101,6 +101,9 @@ type SecurityConfig struct {
 	KeyCacheTTL time.Duration `mapstructure:"key_cache_ttl"`
 	// RateLimits are requests per second per key, by role; 0 means unlimited.
 	RateLimits RateLimitConfig `mapstructure:"rate_limits"`
+	// AuditBuffer is how many audit rows may wait for the writer. When it
+	// is full, requests wait for room rather than drop a row.
+	AuditBuffer int `mapstructure:"audit_buffer"`
 }
 
 // RateLimitConfig is a token bucket per API key: Rate tokens per second, up

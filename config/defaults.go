@@ -31,6 +31,7 @@ func Default() Config {
 				TrainingService: 100,
 				BurstSeconds:    2,
 			},
+			AuditBuffer: 4096,
 		},
 		Scheduler: SchedulerConfig{Enabled: true, LockTTL: 10 * time.Minute},
 		Datapool: DatapoolConfig{

@@ -97,6 +97,9 @@ func (c Config) Validate() error {
 	if rl.BurstSeconds <= 0 {
 		bad("security.rate_limits.burst_seconds", "must be positive")
 	}
+	if c.Security.AuditBuffer < 1 {
+		bad("security.audit_buffer", "must be at least 1")
+	}
 
 	if c.Scheduler.LockTTL <= 0 {
 		bad("scheduler.lock_ttl", "must be positive")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -17,11 +18,16 @@ import (
 type Options struct {
 	// Migrate applies pending migrations at start (serve --migrate).
 	Migrate bool
+	// AdminKeyOut, when set, makes Start create an admin API key if no
+	// usable one exists and print it there once (serve passes its
+	// stdout; the key never goes to the log).
+	AdminKeyOut io.Writer
 }
 
 // App is one ocrpool process: the platform and the modules of its roles.
 type App struct {
 	cfg     config.Config
+	opts    Options
 	plan    Plan
 	log     *slog.Logger
 	p       *platform.Platform
@@ -82,6 +88,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return nil, errors.Join(err, p.Close())
 	}
+	a.opts = opts
 	return a, nil
 }
 
@@ -119,12 +126,20 @@ func (a *App) Platform() *platform.Platform { return a.p }
 // Addr is the address the server listens on, once Start has returned.
 func (a *App) Addr() string { return a.p.Server.Addr() }
 
-// Start binds the listener, starts the modules in order, then the
+// Start binds the listener, makes sure an admin key exists (when
+// Options.AdminKeyOut is set), starts the modules in order, then the
 // scheduler and the server. If a module fails to start, the ones already
 // started are stopped in reverse and the error is returned (Caddy's run).
 func (a *App) Start(ctx context.Context) error {
 	if err := a.p.Server.Listen(); err != nil {
 		return err
+	}
+	if a.opts.AdminKeyOut != nil {
+		if err := a.p.EnsureAdminKey(ctx, a.opts.AdminKeyOut); err != nil {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Server.ShutdownTimeout)
+			defer cancel()
+			return errors.Join(err, a.p.Server.Shutdown(stopCtx))
+		}
 	}
 	for _, m := range a.modules {
 		if err := m.Start(ctx); err != nil {

@@ -47,6 +47,8 @@ and reads receipts with Tesseract. One binary; --roles picks what runs.`,
 		c.rolesCmd(),
 		c.versionCmd(),
 		c.healthcheckCmd(),
+		c.keysCmd(),
+		c.auditCmd(),
 	)
 	return root
 }

@@ -85,12 +85,13 @@ func TestMigrateCommands(t *testing.T) {
 		want string
 	}{
 		{[]string{"migrate", "status"}, "pending"},
-		{[]string{"migrate", "up"}, "applied 1"},
+		{[]string{"migrate", "up"}, "applied 1\n"},
 		{[]string{"migrate", "up"}, "up to date"},
 		{[]string{"migrate", "status"}, "applied"},
 		{[]string{"migrate", "down"}, "reverted"},
 		{[]string{"migrate", "status"}, "pending"},
-		{[]string{"migrate", "up"}, "applied 1"},
+		{[]string{"migrate", "up"}, "applied "},
+		{[]string{"migrate", "status"}, "applied"},
 	}
 	for i, s := range steps {
 		out, err := run(t, append([]string{"--config", cfgFile}, s.args...)...)

@@ -21,7 +21,7 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			log := platform.NewLogger(cfg.Log, c.out)
-			app, err := modules.New(cmd.Context(), cfg, log, modules.Options{Migrate: migrate})
+			app, err := modules.New(cmd.Context(), cfg, log, modules.Options{Migrate: migrate, AdminKeyOut: c.out})
 			if err != nil {
 				return err
 			}

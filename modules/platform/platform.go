@@ -1,7 +1,8 @@
 // Package platform opens the pieces every ocrpool process has once,
-// whatever its roles: logger, metrics registry, database, Redis, scheduler
-// and HTTP server. Modules receive the pieces they use explicitly; nothing
-// here is global.
+// whatever its roles: logger, metrics registry, database, Redis, API keys,
+// audit log, rate limiter, scheduler and HTTP server with its guard and
+// platform routes (/api-keys…, /audit/log). Modules receive the pieces they
+// use explicitly; nothing here is global.
 package platform
 
 import (
@@ -12,13 +13,18 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ocrpool/ocrpool/config"
+	"github.com/ocrpool/ocrpool/modules/platform/audit"
+	"github.com/ocrpool/ocrpool/modules/platform/auth"
 	"github.com/ocrpool/ocrpool/modules/platform/cache"
 	"github.com/ocrpool/ocrpool/modules/platform/db"
+	"github.com/ocrpool/ocrpool/modules/platform/guard"
+	"github.com/ocrpool/ocrpool/modules/platform/ratelimit"
 	"github.com/ocrpool/ocrpool/modules/platform/sched"
 	"github.com/ocrpool/ocrpool/modules/platform/server"
 	"github.com/ocrpool/ocrpool/modules/platform/version"
@@ -30,6 +36,11 @@ type Platform struct {
 	Metrics *prometheus.Registry
 	DB      *db.DB
 	Cache   *cache.Cache
+	// Keys are the API keys; Audit writes the audit log (Record domain
+	// events there); Limiter is the per-key rate limiter.
+	Keys    *auth.Keys
+	Audit   *audit.Logger
+	Limiter ratelimit.Limiter
 	Sched   *sched.Scheduler
 	Server  *server.Server
 	// HTTP is the client for peers and webhooks.
@@ -91,6 +102,30 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	}
 	p.closers = append(p.closers, p.Cache.Close)
 
+	// Closed in reverse: Keys (last_used_at) before the audit log, which
+	// writes every buffered row before Redis and the database close.
+	flushTimeout := cfg.Server.ShutdownTimeout
+	p.Audit = audit.New(p.DB, log.With("component", "audit"), cfg.Security.AuditBuffer)
+	p.closers = append(p.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		defer cancel()
+		return p.Audit.Close(ctx)
+	})
+	if p.Keys, err = auth.NewKeys(ctx, p.DB, auth.KeysOptions{
+		CacheTTL: cfg.Security.KeyCacheTTL,
+		Redis:    p.Cache.Client,
+		Channel:  p.Cache.Key("auth", "revoked"),
+		Log:      log.With("component", "auth"),
+	}); err != nil {
+		return p, err
+	}
+	p.closers = append(p.closers, p.Keys.Close)
+	if p.Cache.Embedded() {
+		p.Limiter = ratelimit.NewLocal() // nothing else can share miniredis
+	} else {
+		p.Limiter = ratelimit.NewRedis(p.Cache.Client, p.Cache.Key("ratelimit")+":")
+	}
+
 	var locker = sched.NewRedisLocker(p.Cache.Client, p.Cache.Key("lock")+":", cfg.Scheduler.LockTTL)
 	if p.Sched, err = sched.New(log.With("component", "sched"), sched.Options{Locker: locker, Registerer: p.Metrics}); err != nil {
 		return p, err
@@ -103,7 +138,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	}{version.Get(), opts.Roles}
 	if p.Server, err = server.New(cfg.Server, server.Deps{
 		Log: log.With("component", "http"), Registry: p.Metrics, Info: info,
+		Guard: guard.New(guard.Deps{
+			Keys: p.Keys, Audit: p.Audit, Limiter: p.Limiter, Limits: cfg.Security.RateLimits,
+			Log: log.With("component", "guard"),
+		}),
 	}); err != nil {
+		return p, err
+	}
+	// Platform routes, in every process whatever its roles.
+	if err = p.Server.Mount(append(guard.KeyRoutes(p.Keys), audit.Routes(p.Audit)...)...); err != nil {
 		return p, err
 	}
 	p.Server.AddCheck("database", p.DB.Ping)
@@ -111,8 +154,36 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 	return p, nil
 }
 
-// Close closes what Open opened, in reverse order: Redis, then the
-// database.
+// EnsureAdminKey creates an admin API key when none is usable (first
+// start) and prints it once to w, the console, never to the log, with how
+// to make more. Concurrent processes create one key between them.
+func (p *Platform) EnsureAdminKey(ctx context.Context, w io.Writer) error {
+	created, made, err := p.Keys.EnsureAdmin(ctx)
+	if err != nil || !made {
+		return err
+	}
+	p.Audit.Record(ctx, audit.Event{
+		Time: time.Now(), ActorType: audit.ActorSystem, ActorID: "bootstrap",
+		Action: "create", ResourceType: "api_key", ResourceID: created.Key.ID, Success: true,
+		Details: map[string]any{"key_prefix": created.Key.Prefix, "key_role": string(created.Key.Role),
+			"app_name": created.Key.AppName, "environment": created.Key.Environment, "reason": "no admin key existed"},
+	})
+	_, err = fmt.Fprintf(w, `
+No admin API key existed, so one was created. It is shown now and never again:
+
+    %s
+
+Use it as "Authorization: Bearer <key>". Create more keys with
+    ocrpool keys create --role admin --app NAME --env ENV [--expires 90d]
+or POST /api-keys/create; revoke this one with: ocrpool keys revoke %s
+
+`, created.Secret, created.Key.ID)
+	return err
+}
+
+// Close closes what Open opened, in reverse order: API keys (pending
+// last_used_at), the audit log (every buffered row is written), Redis,
+// then the database.
 func (p *Platform) Close() error {
 	var errs []error
 	for i := len(p.closers) - 1; i >= 0; i-- {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -118,17 +119,22 @@ var schemaIndexes = []string{
 	"idx_prompt_versions_created_at",
 }
 
-// latestVersion is the number of migrations the binary embeds; allVersions
-// lists them.
-var latestVersion = int64(len(mustMigrationFiles()))
-
+// allVersions lists the versions of the migrations the binary embeds, in
+// order; latestVersion is the last.
 func allVersions() []int64 {
-	out := make([]int64, latestVersion)
-	for i := range out {
-		out[i] = int64(i + 1)
+	var out []int64
+	for _, f := range mustMigrationFiles() {
+		n, err := strconv.ParseInt(strings.SplitN(f, "_", 2)[0], 10, 64)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, n)
 	}
+	slices.Sort(out)
 	return out
 }
+
+var latestVersion = allVersions()[len(allVersions())-1]
 
 func mustMigrationFiles() []string {
 	fsys, err := migrations.For("sqlite")
@@ -265,7 +271,7 @@ func TestMigrateLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("MigrationStatus: %v", err)
 		}
-		if int64(len(st)) != latestVersion || st[0].Version != 1 || st[0].Name != "0001_schema.sql" {
+		if len(st) != len(allVersions()) || st[0].Version != 1 || st[0].Name != "0001_schema.sql" {
 			t.Fatalf("fresh status = %+v, want every migration from 0001_schema.sql", st)
 		}
 		for _, m := range st {
@@ -295,7 +301,7 @@ func TestMigrateLifecycle(t *testing.T) {
 				t.Fatalf("round %d: CheckUpToDate after up: %v", round, err)
 			}
 			st, err := d.MigrationStatus(ctx)
-			if err != nil || int64(len(st)) != latestVersion {
+			if err != nil || len(st) != len(allVersions()) {
 				t.Fatalf("round %d: status after up = %+v, %v", round, st, err)
 			}
 			for _, m := range st {
@@ -313,8 +319,9 @@ func TestMigrateLifecycle(t *testing.T) {
 				break
 			}
 			// Down one step at a time, newest first, to an empty schema.
-			for want := latestVersion; want >= 1; want-- {
-				if v, err := d.MigrateDown(ctx); err != nil || v != want {
+			for i := len(allVersions()) - 1; i >= 0; i-- {
+				if v, err := d.MigrateDown(ctx); err != nil || v != allVersions()[i] {
+					want := allVersions()[i]
 					t.Fatalf("MigrateDown = %d, %v; want %d", v, err, want)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 )
 
 // Header is the HTTP header that carries the id between processes.
@@ -32,9 +33,10 @@ func New() string {
 }
 
 // Valid reports whether a client-supplied id is safe to echo and log: short,
-// and only letters, digits, '-', '_' and '.'.
+// only letters, digits, '-', '_' and '.', and not an API key pasted into
+// the wrong header (keys start with "ocp_").
 func Valid(id string) bool {
-	if id == "" || len(id) > 64 {
+	if id == "" || len(id) > 64 || strings.HasPrefix(strings.ToLower(id), "ocp_") {
 		return false
 	}
 	for _, r := range id {

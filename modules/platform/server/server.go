@@ -127,14 +127,16 @@ func (s *Server) Mount(routes ...Route) error {
 		if r.MaxBody > 0 {
 			limit = r.MaxBody
 		}
-		chain := []gin.HandlerFunc{withBodyLimit(limit)}
+		// The guard comes first so that every request, even one refused for
+		// its size, is authenticated and audited.
+		var chain []gin.HandlerFunc
 		switch {
 		case s.guard != nil:
 			chain = append(chain, s.guard(r)...)
 		case r.Perm != auth.Public:
 			return fmt.Errorf("route %s %s: needs %s but no guard is configured", r.Method, r.Path, r.Perm)
 		}
-		chain = append(chain, r.Handler)
+		chain = append(chain, withBodyLimit(limit), r.Handler)
 		s.engine.Handle(r.Method, r.Path, chain...)
 		s.routes = append(s.routes, r)
 	}

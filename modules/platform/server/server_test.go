@@ -137,6 +137,7 @@ func TestRequestIDs(t *testing.T) {
 		{"", ""},
 		{"bad id with spaces", ""},
 		{strings.Repeat("a", 65), ""},
+		{"ocp_live_0123456789abcdef", ""}, // a key in the wrong header is never echoed or logged
 	} {
 		w, _ := s.do(t, http.MethodGet, "/healthz", nil, requestid.Header, tt.sent)
 		got := w.Header().Get(requestid.Header)
