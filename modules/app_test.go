@@ -26,6 +26,7 @@ func testConfig(t *testing.T) config.Config {
 	cfg.Server.ShutdownTimeout = 5 * time.Second
 	cfg.Database = testenv.DBConfig(t)
 	cfg.Redis = testenv.RedisConfig(t)
+	cfg.Security.PIIKey = "test-pii-key-0123456789abcdef" // required with PostgreSQL
 	return cfg
 }
 
@@ -163,53 +164,70 @@ func TestAppBusyPortFailsFast(t *testing.T) {
 	}
 }
 
-// Each role starts exactly its modules. Split roles need shared stores, so
-// the plan is assembled directly on an embedded platform here; Check's own
-// refusal is covered in TestCheck.
+// Each role starts exactly its modules and mounts exactly their routes.
+// Split roles need shared stores, so the plan is assembled directly on an
+// embedded platform here; Check's own refusal is covered in TestCheck.
 func TestRolesStartOnlyTheirModules(t *testing.T) {
+	// Every module's routes, from a process that runs them all.
+	all := startPlan(t, "all")
+	routesOf := map[string][]string{}
+	for _, m := range all.modules {
+		for _, r := range m.Routes() {
+			routesOf[m.Name()] = append(routesOf[m.Name()], r.Method+" "+r.Path)
+		}
+	}
+	if len(routesOf[Datapool]) == 0 {
+		t.Fatalf("modules without routes: %v", routesOf)
+	}
 	for _, role := range []string{"datapool", "training", "ocr", "datapool,ocr"} {
 		t.Run(role, func(t *testing.T) {
-			cfg := testConfig(t)
-			plan, err := Resolve(role)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := platform.Open(context.Background(), cfg, slog.New(slog.DiscardHandler), platform.Options{Migrate: true, Roles: plan.Roles})
-			if err != nil {
-				t.Fatal(err)
-			}
-			app, err := assemble(cfg, plan, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := app.Start(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			app := startPlan(t, role)
 			var got []string
 			for _, m := range app.started {
 				got = append(got, m.Name())
 			}
-			if strings.Join(got, ",") != strings.Join(plan.Modules, ",") {
-				t.Errorf("started %v, want %v", got, plan.Modules)
+			if strings.Join(got, ",") != strings.Join(app.plan.Modules, ",") {
+				t.Errorf("started %v, want %v", got, app.plan.Modules)
 			}
 			mounted := map[string]bool{}
-			for _, r := range p.Server.Routes() {
+			for _, r := range app.p.Server.Routes() {
 				mounted[r.Method+" "+r.Path] = true
 			}
-			for _, name := range startOrder {
-				m, err := app.build(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range m.Routes() {
-					if got, want := mounted[r.Method+" "+r.Path], plan.Local(name); got != want {
-						t.Errorf("route %s %s of module %s mounted=%v, want %v", r.Method, r.Path, name, got, want)
+			for module, routes := range routesOf {
+				for _, r := range routes {
+					if got, want := mounted[r], app.plan.Local(module); got != want {
+						t.Errorf("route %s of module %s mounted=%v, want %v", r, module, got, want)
 					}
 				}
 			}
-			if err := app.Shutdown(context.Background()); err != nil {
-				t.Fatal(err)
-			}
 		})
 	}
+}
+
+// startPlan starts the modules of roles on an embedded platform of their
+// own and stops them when the test ends.
+func startPlan(t *testing.T, roles string) *App {
+	t.Helper()
+	cfg := testConfig(t)
+	plan, err := Resolve(roles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := platform.Open(context.Background(), cfg, slog.New(slog.DiscardHandler), platform.Options{Migrate: true, Roles: plan.Roles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := assemble(cfg, plan, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := app.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return app
 }

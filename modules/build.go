@@ -16,7 +16,8 @@ func (a *App) build(name string) (Module, error) {
 	log := a.log.With("module", name)
 	switch name {
 	case Datapool:
-		return datapool.New(a.cfg.Datapool, datapool.Deps{Log: log, DB: a.p.DB})
+		return datapool.New(a.cfg.Datapool, datapool.Deps{Log: log, DB: a.p.DB, Cache: a.p.Cache, Metrics: a.p.Metrics,
+			PIIKey: a.cfg.Security.PIIKey, SQLitePath: a.cfg.Database.Path})
 	case Training:
 		return training.New(a.cfg.Training, training.Deps{Log: log, DB: a.p.DB})
 	case Deployment:

@@ -49,6 +49,10 @@ and reads receipts with Tesseract. One binary; --roles picks what runs.`,
 		c.healthcheckCmd(),
 		c.keysCmd(),
 		c.auditCmd(),
+		c.exportCmd(),
+		c.importCmd(),
+		c.patternsCmd(),
+		c.webhooksCmd(),
 	)
 	return root
 }

@@ -354,8 +354,14 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 		if !claimed {
 			continue // another replica has it
 		}
+		// Read it again: the list is older than the claim, and another
+		// replica may have attempted it in between.
+		var fresh deliveryRow
+		if err := d.db.WithContext(ctx).Where("id = ?", row.ID).Take(&fresh).Error; err != nil {
+			return n, fmt.Errorf("reloading webhook delivery %d: %w", row.ID, err)
+		}
 		n++
-		if err := d.attempt(ctx, row); err != nil {
+		if err := d.attempt(ctx, fresh); err != nil {
 			return n, err
 		}
 	}

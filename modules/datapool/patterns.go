@@ -1,0 +1,378 @@
+package datapool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ocrpool/ocrpool/modules/datapool/webhook"
+	"github.com/ocrpool/ocrpool/modules/patternset"
+	"github.com/ocrpool/ocrpool/modules/platform/apierr"
+)
+
+// holdoutPct is the share of the pool, chosen by a stable hash of the
+// correction id, that a candidate is not learned from and is validated on.
+const holdoutPct = 20
+
+// gateTolerance is how much worse (recall or accuracy, per field) a
+// candidate may score than the active version on the held-out slice and
+// still pass: one point absorbs the noise of small slices.
+const gateTolerance = 0.01
+
+// RefreshPatterns learns a pattern set from the pool's recent corrections.
+// It stores a new version only when the learned content differs from the
+// latest version, validates it against the active version on a held-out
+// slice, and activates it when it is not worse (the first version always).
+// A version that fails the gate is stored inactive with the reason.
+// Errors: Conflict when another refresh runs, Unavailable/Timeout.
+func (s *Service) RefreshPatterns(ctx context.Context, actor string) (RefreshResult, error) {
+	release, err := s.patternLock(ctx, "refresh")
+	if err != nil {
+		return RefreshResult{}, err
+	}
+	defer release()
+
+	now := s.now().UTC()
+	from := now.Add(-s.cfg.PatternWindow)
+	var examples []patternset.Example
+	err = s.patterns.eachLearningRow(ctx, from, now.Add(time.Second), s.cfg.MinQuality, func(r learningRow) error {
+		examples = append(examples, s.example(r))
+		return nil
+	})
+	if err != nil {
+		return RefreshResult{}, err
+	}
+	learn, holdout := patternset.Split(examples, holdoutPct)
+	opts := patternset.Options{
+		MinFrequency: s.cfg.MinFrequency,
+		MinQuality:   s.cfg.MinQuality,
+		Window:       s.cfg.PatternWindow,
+		Now:          now,
+	}
+	set := patternset.Learn(learn, opts)
+	res := RefreshResult{Corrections: len(examples)}
+
+	latest, err := s.patterns.latest(ctx)
+	if err != nil {
+		return res, err
+	}
+	hash := set.Hash()
+	switch {
+	case latest != nil && latest.ContentHash != nil && *latest.ContentHash == hash:
+		res.Version = latest.VersionName
+		res.Activated = latest.IsActive
+		res.Reason = fmt.Sprintf("nothing new to learn: the corrections give the same patterns as %s", latest.VersionName)
+		return res, nil
+	case latest == nil && set.Count() == 0:
+		res.Reason = fmt.Sprintf("no (field, value) recurs %d times yet in %d corrections", max(s.cfg.MinFrequency, 1), len(examples))
+		return res, nil
+	}
+
+	val, err := s.validate(ctx, set, holdout)
+	if err != nil {
+		return res, err
+	}
+	valJSON, err := jsonText(val)
+	if err != nil {
+		return res, err
+	}
+	notes := fmt.Sprintf("learned from %d of %d corrections (%d held out for validation) in %s",
+		len(learn), len(examples), len(holdout), windowText(s.cfg.PatternWindow))
+	if !val.Accepted {
+		notes += "; not activated: " + strings.Join(val.Reasons, "; ")
+	}
+	row := patternVersionRow{
+		CreatedAt:               now,
+		PatternCount:            set.Count(),
+		BasedOnCorrectionsCount: set.Stats.Used,
+		AvgPatternConfidence:    strconv.FormatFloat(set.AvgConfidence(), 'f', 3, 64),
+		ContentHash:             &hash,
+		WindowStart:             &from,
+		WindowEnd:               &now,
+		Validation:              valJSON,
+		Notes:                   &notes,
+	}
+	err = s.patterns.insertVersion(ctx, &row, func(name string) error {
+		set.Version = name
+		data, err := json.Marshal(set)
+		if err != nil {
+			return fmt.Errorf("encoding pattern set: %w", err)
+		}
+		row.PatternData = string(data)
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Created, res.Version, res.Validation = true, row.VersionName, val
+	if !val.Accepted {
+		res.Reason = "stored inactive: " + strings.Join(val.Reasons, "; ")
+		s.log.Warn("pattern set version failed validation", "version", row.VersionName, "reasons", val.Reasons)
+		return res, nil
+	}
+	if _, err := s.activatePatterns(ctx, row.VersionName, actionActivate, actor, "refresh: passed validation"); err != nil {
+		return res, err
+	}
+	res.Activated = true
+	res.Reason = "activated: not worse than " + nameOrNone(val.ActiveVersion) + " on the held-out corrections"
+	s.log.Info("pattern set activated", "version", row.VersionName, "patterns", row.PatternCount, "corrections", len(examples))
+	return res, nil
+}
+
+// example turns a stored correction into what learning sees. A field the
+// user did not correct counts with its original value: the user saw it and
+// left it, so it is the truth too, and precision is measured on every
+// receipt rather than only on the ones OCR got wrong.
+func (s *Service) example(r learningRow) patternset.Example {
+	orig := originalInference(r.OriginalInference)
+	corrected := map[string]string{}
+	fixed := map[string]bool{}
+	for _, f := range r.FieldsCorrected.Items {
+		fixed[f] = true
+	}
+	if r.Merchant != nil && *r.Merchant != "" {
+		corrected[patternset.FieldMerchant] = *r.Merchant
+	} else if m := NormalizeMerchant(orig["merchant"]); m != "" && !fixed["merchant"] {
+		corrected[patternset.FieldMerchant] = m
+	}
+	if r.Category != nil && *r.Category != "" {
+		corrected[patternset.FieldCategory] = *r.Category
+	} else if c, ok := s.taxonomy.Normalize(orig["category"]); ok && !fixed["category"] {
+		corrected[patternset.FieldCategory] = c
+	}
+	q := 1.0
+	if r.Quality != nil {
+		q, _ = strconv.ParseFloat(*r.Quality, 64)
+	}
+	return patternset.Example{
+		ID:        r.ID,
+		Text:      r.OCRText,
+		Original:  map[string]string{"merchant": orig["merchant"], "category": orig["category"]},
+		Corrected: corrected,
+		Quality:   q,
+		At:        r.CreatedAt.UTC(),
+	}
+}
+
+// validate scores the candidate and the active version on the same
+// held-out corrections.
+func (s *Service) validate(ctx context.Context, candidate *patternset.Set, holdout []patternset.Example) (*Validation, error) {
+	cm, err := patternset.Compile(candidate)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the candidate pattern set: %w", err)
+	}
+	val := &Validation{HoldoutSize: len(holdout)}
+	var am *patternset.Matcher
+	active, err := s.patterns.active(ctx)
+	switch {
+	case apierr.Is(err, apierr.NotFound):
+	case err != nil:
+		return nil, err
+	default:
+		set, err := patternset.Parse([]byte(active.PatternData))
+		if err != nil {
+			return nil, fmt.Errorf("decoding active pattern set %s: %w", active.VersionName, err)
+		}
+		if am, err = patternset.Compile(set); err != nil {
+			return nil, fmt.Errorf("compiling active pattern set %s: %w", active.VersionName, err)
+		}
+		val.ActiveVersion = active.VersionName
+	}
+	fields := slices.Compact(slices.Sorted(slices.Values(append(candidate.Fields(), patternset.FieldMerchant, patternset.FieldCategory))))
+	val.Candidate = patternset.Evaluate(cm, holdout, fields)
+	activeScore := patternset.Evaluate(am, holdout, fields)
+	if am != nil {
+		val.Active = &activeScore
+	}
+	val.Accepted, val.Reasons = val.Candidate.NotWorse(activeScore, gateTolerance)
+	return val, nil
+}
+
+// ActivatePatterns makes version the active pattern set at once, whatever
+// its validation said (an admin's decision). Errors: NotFound, Conflict
+// when it is already active.
+func (s *Service) ActivatePatterns(ctx context.Context, version, actor, reason string) (PatternVersion, error) {
+	return s.activatePatterns(ctx, version, actionActivate, actor, reason)
+}
+
+// RollbackPatterns makes an earlier version active at once and records
+// why. Errors: Invalid without a reason, NotFound, Conflict when it is
+// already active.
+func (s *Service) RollbackPatterns(ctx context.Context, version, actor, reason string) (PatternVersion, error) {
+	if strings.TrimSpace(reason) == "" {
+		return PatternVersion{}, apierr.Field("reason", "a rollback needs a reason")
+	}
+	return s.activatePatterns(ctx, version, actionRollback, actor, reason)
+}
+
+func (s *Service) activatePatterns(ctx context.Context, version, action, actor, reason string) (PatternVersion, error) {
+	if !validVersionName(version) {
+		return PatternVersion{}, apierr.Field("version", "must look like v12")
+	}
+	at := s.now().UTC()
+	prev, row, err := s.patterns.activate(ctx, version, action, actor, reason, at)
+	if err != nil {
+		return PatternVersion{}, err
+	}
+	served := newServedSet(row)
+	s.serving.publish(ctx, served)
+	event := webhook.EventActivated
+	if action == actionRollback {
+		event = webhook.EventRolledBack
+	}
+	if s.webhooks != nil {
+		if _, err := s.webhooks.Publish(ctx, webhook.Event{Event: event, Version: row.VersionName, ETag: etagOf(row.VersionName), ActivatedAt: at}); err != nil {
+			s.log.Error("queueing pattern webhooks failed", "version", row.VersionName, "err", err)
+		}
+	}
+	s.log.Info("pattern set switched", "action", action, "version", row.VersionName, "previous", prev, "actor", actor)
+	return row.info(map[int]string{}), nil
+}
+
+// ActivePatternSet returns the active pattern set from this process's
+// copy. Errors: NotFound when none has been activated.
+func (s *Service) ActivePatternSet(ctx context.Context) (*PatternSet, error) {
+	cur := s.serving.current(ctx)
+	if cur == nil {
+		return nil, apierr.New(apierr.NotFound, "no pattern set is active yet: run a refresh (POST /patterns/refresh or `ocrpool patterns refresh`)")
+	}
+	return cur.decode()
+}
+
+// PatternSetVersion returns one version with its patterns.
+func (s *Service) PatternSetVersion(ctx context.Context, version string) (*PatternSet, error) {
+	if !validVersionName(version) {
+		return nil, apierr.Field("version", "must look like v12")
+	}
+	row, err := s.patterns.version(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	return newServedSet(row).decode()
+}
+
+// PatternVersions lists every version without its patterns, newest first.
+func (s *Service) PatternVersions(ctx context.Context) ([]PatternVersion, error) {
+	rows, err := s.patterns.versions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[int]string, len(rows))
+	for _, r := range rows {
+		names[r.VersionID] = r.VersionName
+	}
+	out := make([]PatternVersion, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.info(names))
+	}
+	return out, nil
+}
+
+// DiffPatterns compares two versions.
+func (s *Service) DiffPatterns(ctx context.Context, from, to string) (patternset.SetDiff, error) {
+	a, err := s.PatternSetVersion(ctx, from)
+	if err != nil {
+		return patternset.SetDiff{}, withField(err, "from")
+	}
+	b, err := s.PatternSetVersion(ctx, to)
+	if err != nil {
+		return patternset.SetDiff{}, withField(err, "to")
+	}
+	return patternset.Diff(a.set(), b.set()), nil
+}
+
+// PatternsLiveAt answers "which version was live at t". Errors: NotFound
+// when none was.
+func (s *Service) PatternsLiveAt(ctx context.Context, t time.Time) (Activation, error) {
+	a, err := s.patterns.liveAt(ctx, t.UTC())
+	if err != nil {
+		return Activation{}, err
+	}
+	if a == nil {
+		return Activation{}, apierr.New(apierr.NotFound, "no pattern set was live at %s", t.UTC().Format(time.RFC3339))
+	}
+	return a.public(), nil
+}
+
+// PatternActivations lists the activation history, newest first.
+func (s *Service) PatternActivations(ctx context.Context, limit int) ([]Activation, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.patterns.activations(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Activation, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.public())
+	}
+	return out, nil
+}
+
+// patternLock keeps two refreshes (the scheduled job on one replica, an
+// admin's request on another) from learning at once. Without Redis (the
+// CLI on an embedded store) it is a no-op: one process, one refresh.
+func (s *Service) patternLock(ctx context.Context, what string) (func(), error) {
+	if s.rdb == nil {
+		return func() {}, nil
+	}
+	key := s.serving.key + ":lock:" + what
+	token := strconv.FormatInt(time.Now().UnixNano(), 36)
+	ok, err := s.rdb.SetNX(ctx, key, token, 30*time.Minute).Result()
+	if err != nil {
+		return nil, apierr.New(apierr.Unavailable, "taking the pattern %s lock: Redis is unavailable", what)
+	}
+	if !ok {
+		return nil, apierr.New(apierr.Conflict, "a pattern %s is already running; try again when it has finished", what)
+	}
+	return func() {
+		// Delete only our own lock, even if it outlived its TTL.
+		const unlock = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`
+		if err := s.rdb.Eval(context.WithoutCancel(ctx), unlock, []string{key}, token).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			s.log.Warn("releasing pattern lock failed; it expires by itself", "err", err)
+		}
+	}, nil
+}
+
+func validVersionName(v string) bool {
+	if len(v) < 2 || len(v) > 20 || v[0] != 'v' {
+		return false
+	}
+	_, err := strconv.ParseUint(v[1:], 10, 32)
+	return err == nil
+}
+
+func withField(err error, field string) error {
+	var ae *apierr.Error
+	if errors.As(err, &ae) && ae.Field == "" && ae.Code == apierr.Invalid || errors.As(err, &ae) && ae.Code == apierr.NotFound {
+		cp := *ae
+		cp.Field = field
+		return &cp
+	}
+	return err
+}
+
+func nameOrNone(v string) string {
+	if v == "" {
+		return "no active version"
+	}
+	return v
+}
+
+func windowText(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("the last %d days", int(d/(24*time.Hour)))
+	}
+	return "the last " + d.String()
+}
+
+// Webhooks is the webhook dispatcher, for the CLI.
+func (s *Service) Webhooks() *webhook.Dispatcher { return s.webhooks }

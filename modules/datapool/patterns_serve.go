@@ -1,0 +1,280 @@
+package datapool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ocrpool/ocrpool/modules/datapool/webhook"
+	"github.com/ocrpool/ocrpool/modules/patternset"
+)
+
+// servedSet is the active pattern set as this process serves it: the
+// response body is encoded once per activation, not once per request.
+type servedSet struct {
+	Version string `json:"version"`
+	Body    []byte `json:"body"` // JSON of PatternSet
+}
+
+func newServedSet(row patternVersionRow) *servedSet {
+	var patterns map[string][]patternset.Pattern
+	var raw struct {
+		Patterns map[string][]patternset.Pattern `json:"patterns"`
+	}
+	if json.Unmarshal([]byte(row.PatternData), &raw) == nil {
+		patterns = raw.Patterns
+	}
+	if patterns == nil {
+		patterns = map[string][]patternset.Pattern{}
+	}
+	body, _ := json.Marshal(PatternSet{PatternVersion: row.info(nil), Patterns: patterns}) // plain data: cannot fail
+	return &servedSet{Version: row.VersionName, Body: body}
+}
+
+func (s *servedSet) decode() (*PatternSet, error) {
+	var ps PatternSet
+	if err := json.Unmarshal(s.Body, &ps); err != nil {
+		return nil, fmt.Errorf("decoding pattern set %s: %w", s.Version, err)
+	}
+	return &ps, nil
+}
+
+// set converts the served shape back into a patternset.Set.
+func (ps *PatternSet) set() *patternset.Set {
+	return &patternset.Set{Version: ps.Version, Patterns: ps.Patterns}
+}
+
+// patternServer keeps this process's copy of the active pattern set.
+//
+// The active set lives in Redis under key; an activation writes it there
+// and publishes the version on channel, and every process swaps its copy
+// atomically when the message arrives, so replicas agree within about a
+// second. When Redis is unreachable the last copy keeps being served and
+// the database is polled instead; a slow database poll also runs when all
+// is well, as a safety net for activations made by a CLI that could not
+// reach this Redis (an embedded miniredis).
+type patternServer struct {
+	store   *patternStore
+	rdb     *redis.Client // nil: no Redis (the CLI)
+	key     string
+	channel string
+	log     *slog.Logger
+	poll    time.Duration
+
+	cur      atomic.Pointer[servedSet]
+	loaded   atomic.Bool
+	degraded atomic.Bool
+	swaps    func(version string) // observer, may be nil
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// current returns the served set, loading it on first use (a process that
+// has not started its loop, such as the CLI).
+func (p *patternServer) current(ctx context.Context) *servedSet {
+	if !p.loaded.Load() {
+		_ = p.reload(ctx)
+	}
+	return p.cur.Load()
+}
+
+// publish makes set current here, in Redis and, through the channel, in
+// every other process. Redis failures are logged: the other processes
+// catch up from the database poll.
+func (p *patternServer) publish(ctx context.Context, set *servedSet) {
+	p.swap(set)
+	if p.rdb == nil {
+		return
+	}
+	raw, _ := json.Marshal(set)
+	ctx = context.WithoutCancel(ctx)
+	if err := p.rdb.Set(ctx, p.key, raw, 0).Err(); err != nil {
+		p.log.Error("writing the active pattern set to Redis failed; other processes will load it from the database", "version", set.Version, "err", err)
+		return
+	}
+	if err := p.rdb.Publish(ctx, p.channel, set.Version).Err(); err != nil {
+		p.log.Error("announcing the active pattern set failed; other processes will load it from the database", "version", set.Version, "err", err)
+	}
+}
+
+func (p *patternServer) swap(set *servedSet) {
+	p.loaded.Store(true)
+	old := p.cur.Swap(set)
+	if old == nil || old.Version != set.Version {
+		p.log.Info("serving pattern set", "version", set.Version)
+		if p.swaps != nil {
+			p.swaps(set.Version)
+		}
+	}
+}
+
+// reload fetches the active set from Redis, or from the database when Redis
+// has none or is down, and swaps it in.
+func (p *patternServer) reload(ctx context.Context) error {
+	if p.rdb != nil {
+		raw, err := p.rdb.Get(ctx, p.key).Bytes()
+		switch {
+		case err == nil:
+			var set servedSet
+			if json.Unmarshal(raw, &set) == nil && set.Version != "" {
+				p.swap(&set)
+				return nil
+			}
+		case !errors.Is(err, redis.Nil):
+			p.markDegraded(err)
+		}
+	}
+	return p.reloadFromDB(ctx)
+}
+
+func (p *patternServer) reloadFromDB(ctx context.Context) error {
+	name, err := p.store.activeName(ctx)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		p.loaded.Store(true)
+		return nil
+	}
+	if cur := p.cur.Load(); cur != nil && cur.Version == name {
+		p.loaded.Store(true)
+		return nil
+	}
+	row, err := p.store.version(ctx, name)
+	if err != nil {
+		return err
+	}
+	set := newServedSet(row)
+	p.swap(set)
+	if p.rdb != nil && !p.degraded.Load() {
+		// The database is the truth: correct Redis for the other processes
+		// (first start, a flushed Redis, an activation Redis never heard of).
+		raw, _ := json.Marshal(set)
+		_ = p.rdb.Set(ctx, p.key, raw, 0).Err()
+	}
+	return nil
+}
+
+func (p *patternServer) markDegraded(err error) {
+	if p.degraded.CompareAndSwap(false, true) {
+		p.log.Warn("Redis unavailable: serving the last pattern set and polling the database", "err", err)
+	}
+}
+
+// Start loads the active set and follows activations until Stop.
+func (p *patternServer) Start(ctx context.Context) {
+	ctx, p.stop = context.WithCancel(context.WithoutCancel(ctx))
+	if err := p.reload(ctx); err != nil {
+		p.log.Warn("loading the active pattern set failed; will retry", "err", err)
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.follow(ctx)
+	}()
+}
+
+// follow listens on the channel; whenever the subscription breaks it falls
+// back to polling until it can subscribe again.
+func (p *patternServer) follow(ctx context.Context) {
+	poll := time.NewTicker(p.poll)
+	defer poll.Stop()
+	for ctx.Err() == nil {
+		var msgs <-chan *redis.Message
+		var sub *redis.PubSub
+		if p.rdb != nil {
+			sub = p.rdb.Subscribe(ctx, p.channel)
+			if _, err := sub.Receive(ctx); err != nil {
+				_ = sub.Close()
+				sub = nil
+				p.markDegraded(err)
+			} else {
+				if p.degraded.CompareAndSwap(true, false) {
+					p.log.Info("Redis is back: following pattern set activations again")
+				}
+				// A message may have been missed while unsubscribed.
+				_ = p.reload(ctx)
+				msgs = sub.Channel(redis.WithChannelHealthCheckInterval(5 * time.Second))
+			}
+		}
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				break loop
+			case _, ok := <-msgs:
+				if !ok {
+					p.markDegraded(errors.New("subscription closed"))
+					break loop
+				}
+				if err := p.reload(ctx); err != nil {
+					p.log.Warn("reloading the active pattern set failed", "err", err)
+				}
+			case <-poll.C:
+				if err := p.reloadFromDB(ctx); err != nil && ctx.Err() == nil {
+					p.log.Warn("polling the active pattern set failed", "err", err)
+				}
+				if p.rdb != nil {
+					// A closed or broken connection does not always close the
+					// subscription's channel: check Redis itself.
+					if err := p.rdb.Ping(ctx).Err(); err != nil {
+						p.markDegraded(err)
+					} else if sub == nil || p.degraded.Load() {
+						break loop // subscribe again
+					}
+				}
+			}
+		}
+		if sub != nil {
+			_ = sub.Close()
+		}
+	}
+}
+
+// Stop ends the loop.
+func (p *patternServer) Stop(ctx context.Context) error {
+	if p.stop == nil {
+		return nil
+	}
+	p.stop()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// initPatterns wires the pattern-set parts of s from d.
+func (s *Service) initPatterns(d Deps) {
+	s.patterns = &patternStore{db: d.DB.Gorm, dialect: d.DB.Dialect}
+	poll := d.PatternPoll
+	if poll <= 0 {
+		poll = 10 * time.Second
+	}
+	s.serving = &patternServer{store: s.patterns, log: s.log, poll: poll}
+	if d.Cache != nil {
+		s.rdb = d.Cache.Client
+		s.serving.rdb = d.Cache.Client
+		s.serving.key = d.Cache.Key("datapool", "patterns", "active")
+		s.serving.channel = d.Cache.Key("datapool", "patterns", "changed")
+	} else {
+		s.serving.key = "datapool:patterns:active"
+	}
+	hc := d.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	s.webhooks = webhook.New(d.DB, hc, s.log.With("component", "webhooks"), d.Webhooks)
+}

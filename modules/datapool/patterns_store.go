@@ -1,0 +1,294 @@
+package datapool
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/ocrpool/ocrpool/modules/platform/apierr"
+	"github.com/ocrpool/ocrpool/modules/platform/db"
+)
+
+// patternVersionRow is one row of pattern_cache_versions (0001 + 0004).
+type patternVersionRow struct {
+	VersionID               int        `gorm:"column:version_id;primaryKey;autoIncrement"`
+	VersionName             string     `gorm:"column:version_name"`
+	CreatedAt               time.Time  `gorm:"column:created_at"`
+	PatternData             string     `gorm:"column:pattern_data"`
+	PatternCount            int        `gorm:"column:pattern_count"`
+	BasedOnCorrectionsCount int        `gorm:"column:based_on_corrections_count"`
+	AvgPatternConfidence    string     `gorm:"column:avg_pattern_confidence"`
+	IsActive                bool       `gorm:"column:is_active"`
+	ActivatedAt             *time.Time `gorm:"column:activated_at"`
+	DeactivatedAt           *time.Time `gorm:"column:deactivated_at"`
+	ReplacedByVersion       *int       `gorm:"column:replaced_by_version"`
+	RollbackReason          *string    `gorm:"column:rollback_reason"`
+	Notes                   *string    `gorm:"column:notes"`
+	ContentHash             *string    `gorm:"column:content_hash"`
+	WindowStart             *time.Time `gorm:"column:window_start"`
+	WindowEnd               *time.Time `gorm:"column:window_end"`
+	Validation              *string    `gorm:"column:validation"`
+}
+
+func (patternVersionRow) TableName() string { return "pattern_cache_versions" }
+
+// patternVersionCols are the columns of a version without its (large)
+// pattern_data, for listings.
+var patternVersionCols = []string{"version_id", "version_name", "created_at", "pattern_count",
+	"based_on_corrections_count", "avg_pattern_confidence", "is_active", "activated_at", "deactivated_at",
+	"replaced_by_version", "rollback_reason", "notes", "content_hash", "window_start", "window_end", "validation"}
+
+// activationRow is one row of pattern_activations (0004).
+type activationRow struct {
+	ID            int64      `gorm:"column:id;primaryKey;autoIncrement"`
+	VersionID     int        `gorm:"column:version_id"`
+	VersionName   string     `gorm:"column:version_name"`
+	Action        string     `gorm:"column:action"`
+	ActivatedAt   time.Time  `gorm:"column:activated_at"`
+	DeactivatedAt *time.Time `gorm:"column:deactivated_at"`
+	Actor         *string    `gorm:"column:actor"`
+	Reason        *string    `gorm:"column:reason"`
+}
+
+func (activationRow) TableName() string { return "pattern_activations" }
+
+// patternStore is the data pool's access to pattern set versions.
+type patternStore struct {
+	db      *gorm.DB
+	dialect db.Dialect
+}
+
+func (s *patternStore) version(ctx context.Context, name string) (patternVersionRow, error) {
+	var row patternVersionRow
+	err := s.db.WithContext(ctx).Where("version_name = ?", name).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return row, apierr.New(apierr.NotFound, "no pattern set version %q", name)
+	}
+	return row, dbError(err, "loading pattern set version")
+}
+
+func (s *patternStore) active(ctx context.Context) (patternVersionRow, error) {
+	var row patternVersionRow
+	err := s.db.WithContext(ctx).Where("is_active = ?", true).Order("version_id DESC").Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return row, apierr.New(apierr.NotFound, "no pattern set is active yet: run a refresh (POST /patterns/refresh or `ocrpool patterns refresh`)")
+	}
+	return row, dbError(err, "loading the active pattern set")
+}
+
+// activeName returns the active version's name, "" when none, without
+// loading its patterns: the serving loop polls it.
+func (s *patternStore) activeName(ctx context.Context) (string, error) {
+	var names []string
+	err := s.db.WithContext(ctx).Model(&patternVersionRow{}).Where("is_active = ?", true).
+		Order("version_id DESC").Limit(1).Pluck("version_name", &names).Error
+	if err != nil || len(names) == 0 {
+		return "", dbError(err, "looking up the active pattern set")
+	}
+	return names[0], nil
+}
+
+func (s *patternStore) latest(ctx context.Context) (*patternVersionRow, error) {
+	var row patternVersionRow
+	err := s.db.WithContext(ctx).Select(patternVersionCols).Order("version_id DESC").Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, dbError(err, "loading the latest pattern set version")
+	}
+	return &row, nil
+}
+
+func (s *patternStore) versions(ctx context.Context) ([]patternVersionRow, error) {
+	var rows []patternVersionRow
+	err := s.db.WithContext(ctx).Select(patternVersionCols).Order("version_id DESC").Find(&rows).Error
+	return rows, dbError(err, "listing pattern set versions")
+}
+
+// insertVersion stores a new, inactive version named v<N>, N one more than
+// the highest id; fill completes the row once the name is known. The unique
+// version_name turns a concurrent refresh into a retry.
+func (s *patternStore) insertVersion(ctx context.Context, row *patternVersionRow, fill func(name string) error) error {
+	for attempt := 0; attempt < 3; attempt++ {
+		var maxID sql.NullInt64
+		if err := s.db.WithContext(ctx).Model(&patternVersionRow{}).Select("MAX(version_id)").Scan(&maxID).Error; err != nil {
+			return dbError(err, "numbering pattern set version")
+		}
+		row.VersionName = "v" + strconv.FormatInt(maxID.Int64+1, 10)
+		row.VersionID = 0
+		if err := fill(row.VersionName); err != nil {
+			return err
+		}
+		err := s.db.WithContext(ctx).Create(row).Error
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			continue
+		}
+		return dbError(err, "storing pattern set version")
+	}
+	return apierr.New(apierr.Conflict, "another refresh is storing a pattern set version; retry")
+}
+
+// activate makes version the active one in one transaction: the previous
+// active version is deactivated and replaced_by points at the new one, and
+// the activation history gets a row. It returns the previously active
+// version's name ("" if none).
+func (s *patternStore) activate(ctx context.Context, name, action, actor, reason string, at time.Time) (prev string, row patternVersionRow, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.dialect == db.Postgres {
+			// Serialise activations across replicas; the lock ends with the transaction.
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", advisoryLockPatterns).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Where("version_name = ?", name).Take(&row).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return apierr.New(apierr.NotFound, "no pattern set version %q", name)
+			}
+			return err
+		}
+		if row.IsActive {
+			return apierr.New(apierr.Conflict, "version %s is already active", name)
+		}
+		var current []patternVersionRow
+		if err := tx.Select("version_id", "version_name").Where("is_active = ?", true).Find(&current).Error; err != nil {
+			return err
+		}
+		for _, c := range current {
+			prev = c.VersionName
+			upd := map[string]any{"is_active": false, "deactivated_at": at, "replaced_by_version": row.VersionID}
+			if action == actionRollback {
+				upd["rollback_reason"] = reason
+			}
+			if err := tx.Model(&patternVersionRow{}).Where("version_id = ?", c.VersionID).Updates(upd).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Model(&activationRow{}).Where("deactivated_at IS NULL").Update("deactivated_at", at).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&patternVersionRow{}).Where("version_id = ?", row.VersionID).
+			Updates(map[string]any{"is_active": true, "activated_at": at, "deactivated_at": nil}).Error; err != nil {
+			return err
+		}
+		row.IsActive, row.ActivatedAt, row.DeactivatedAt = true, &at, nil
+		act := activationRow{VersionID: row.VersionID, VersionName: row.VersionName, Action: action, ActivatedAt: at,
+			Actor: optional(actor), Reason: optional(reason)}
+		return tx.Create(&act).Error
+	})
+	var ae *apierr.Error
+	if errors.As(err, &ae) {
+		return "", row, ae
+	}
+	return prev, row, dbError(err, "activating pattern set version")
+}
+
+// advisoryLockPatterns is the PostgreSQL advisory lock key of activations
+// (an arbitrary constant: "ocrpatv" in ASCII).
+const advisoryLockPatterns = 0x6f637270617476
+
+// liveAt returns the activation that was live at t, if any.
+func (s *patternStore) liveAt(ctx context.Context, t time.Time) (*activationRow, error) {
+	var row activationRow
+	err := s.db.WithContext(ctx).
+		Where("activated_at <= ? AND (deactivated_at IS NULL OR deactivated_at > ?)", t, t).
+		Order("activated_at DESC").Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	return &row, dbError(err, "looking up the live pattern set")
+}
+
+func (s *patternStore) activations(ctx context.Context, limit int) ([]activationRow, error) {
+	var rows []activationRow
+	err := s.db.WithContext(ctx).Order("activated_at DESC, id DESC").Limit(limit).Find(&rows).Error
+	return rows, dbError(err, "listing pattern set activations")
+}
+
+// learningRow is what pattern learning reads of a correction.
+type learningRow struct {
+	ID                string
+	OCRText           string
+	OriginalInference string
+	Merchant          *string
+	Category          *string
+	FieldsCorrected   textList
+	Quality           *string
+	CreatedAt         time.Time
+}
+
+// eachLearningRow calls fn for every non-outlier correction created in
+// [from, to) with quality at least minQuality, in pages so memory stays
+// bounded by what fn keeps.
+func (s *patternStore) eachLearningRow(ctx context.Context, from, to time.Time, minQuality float64, fn func(learningRow) error) error {
+	const page = 2000
+	qualityCond := "CAST(data_quality_score AS REAL) >= ?"
+	if s.dialect == db.Postgres {
+		qualityCond = "data_quality_score >= ?"
+	}
+	var (
+		lastAt time.Time
+		lastID string
+		first  = true
+	)
+	for {
+		q := s.db.WithContext(ctx).Table("corrections_master").
+			Select("id, ocr_text, original_inference, corrected_merchant AS merchant, corrected_category AS category, fields_corrected, data_quality_score AS quality, created_at").
+			Where("is_outlier = ? AND created_at >= ? AND created_at < ?", false, from, to).
+			Where("data_quality_score IS NOT NULL AND "+qualityCond, minQuality)
+		if !first {
+			q = q.Where("(created_at > ? OR (created_at = ? AND id > ?))", lastAt, lastAt, lastID)
+		}
+		var rows []learningRow
+		if err := q.Order("created_at, id").Limit(page).Scan(&rows).Error; err != nil {
+			return dbError(err, "reading corrections for learning")
+		}
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(rows) < page {
+			return nil
+		}
+		first = false
+		lastAt, lastID = rows[len(rows)-1].CreatedAt, rows[len(rows)-1].ID
+	}
+}
+
+// originalInference decodes the stored inference loosely: values may be
+// strings or numbers; anything else is ignored.
+func originalInference(raw string) map[string]string {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			out[strings.ToLower(k)] = x
+		case float64:
+			out[strings.ToLower(k)] = strconv.FormatFloat(x, 'f', -1, 64)
+		case json.Number:
+			out[strings.ToLower(k)] = x.String()
+		}
+	}
+	return out
+}
+
+func jsonText(v any) (*string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding JSON: %w", err)
+	}
+	s := string(b)
+	return &s, nil
+}

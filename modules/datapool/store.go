@@ -1,0 +1,698 @@
+package datapool
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/ocrpool/ocrpool/modules/platform/apierr"
+	"github.com/ocrpool/ocrpool/modules/platform/db"
+)
+
+// correctionRow is one row of corrections_master (0001 + 0003). Decimals
+// are strings in their fixed notation ("12.50"): PostgreSQL casts them to
+// DECIMAL, SQLite keeps the text, so both store exactly what was computed.
+type correctionRow struct {
+	ID                    string    `gorm:"column:id;primaryKey"`
+	SourceApp             string    `gorm:"column:source_app"`
+	SourceEnvironment     string    `gorm:"column:source_environment"`
+	SourceCorrectionID    *string   `gorm:"column:source_correction_id"`
+	CreatedAt             time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	UserIDHash            string    `gorm:"column:user_id_hash"`
+	OCRProvider           string    `gorm:"column:ocr_provider"`
+	OCRText               string    `gorm:"column:ocr_text"`
+	OCRConfidence         *string   `gorm:"column:ocr_confidence"`
+	OriginalInference     string    `gorm:"column:original_inference"`
+	CorrectedMerchant     *string   `gorm:"column:corrected_merchant"`
+	CorrectedAmount       *string   `gorm:"column:corrected_amount"`
+	CorrectedDate         *dateText `gorm:"column:corrected_date"`
+	CorrectedCategory     *string   `gorm:"column:corrected_category"`
+	CorrectedCardLastFour *string   `gorm:"column:corrected_card_last_four"`
+	FieldsCorrected       textList  `gorm:"column:fields_corrected"`
+	DataQualityScore      *string   `gorm:"column:data_quality_score"`
+	IsOutlier             bool      `gorm:"column:is_outlier"`
+	OutlierReason         *string   `gorm:"column:outlier_reason"`
+	UsedInTraining        bool      `gorm:"column:used_in_training"`
+	TrainingDatasetID     *string   `gorm:"column:training_dataset_id"`
+	TrainingRunVersion    *string   `gorm:"column:training_run_version"`
+	ModelVersion          *string   `gorm:"column:model_version"`
+	PromptVersion         *string   `gorm:"column:prompt_version"`
+	IngestedAt            time.Time `gorm:"column:ingested_at"`
+	LastModifiedAt        time.Time `gorm:"column:last_modified_at"`
+	ReceiptImagePathHash  *string   `gorm:"column:receipt_image_path_hash"`
+	ExpenseIDToken        *string   `gorm:"column:expense_id_token"`
+	PatternVersion        *string   `gorm:"column:pattern_version"`
+	CorrectedCurrency     *string   `gorm:"column:corrected_currency"`
+	TextFingerprint       *string   `gorm:"column:text_fingerprint"`
+	ContentFingerprint    *string   `gorm:"column:content_fingerprint"`
+}
+
+func (correctionRow) TableName() string { return "corrections_master" }
+
+// datasetRow is one row of training_datasets (0001 + 0003).
+type datasetRow struct {
+	DatasetID            string    `gorm:"column:dataset_id;primaryKey"`
+	CreatedAt            time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	CorrectionCount      int64     `gorm:"column:correction_count"`
+	DateRangeStart       dateText  `gorm:"column:date_range_start"`
+	DateRangeEnd         dateText  `gorm:"column:date_range_end"`
+	MinQualityScore      *string   `gorm:"column:min_quality_score"`
+	IncludedEnvironments textList  `gorm:"column:included_environments"`
+	IncludedApps         textList  `gorm:"column:included_apps"`
+	ExportFormat         string    `gorm:"column:export_format"`
+	FilePath             *string   `gorm:"column:file_path"`
+	FileSizeBytes        int64     `gorm:"column:file_size_bytes"`
+	Filters              string    `gorm:"column:filters"`
+}
+
+func (datasetRow) TableName() string { return "training_datasets" }
+
+// textList is a TEXT[] column on PostgreSQL and a JSON array (TEXT) on
+// SQLite. The store sets Dialect before writing; reading accepts both.
+type textList struct {
+	Items   []string
+	Dialect db.Dialect
+}
+
+// GormDataType tells GORM the column holds text, whatever the dialect.
+func (textList) GormDataType() string { return "text" }
+
+// Value implements driver.Valuer: a PostgreSQL array literal or JSON; nil
+// Items are NULL (an empty list is not).
+func (l textList) Value() (driver.Value, error) {
+	items := l.Items
+	if items == nil {
+		return nil, nil
+	}
+	if l.Dialect == db.Postgres {
+		return pgArray(items), nil
+	}
+	b, err := json.Marshal(items)
+	return string(b), err
+}
+
+// Scan implements sql.Scanner for both representations.
+func (l *textList) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case nil:
+		l.Items = nil
+		return nil
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("text list: cannot scan %T", src)
+	}
+	items, err := parseTextList(s)
+	l.Items = items
+	return err
+}
+
+// pgArray writes a PostgreSQL text array literal, quoting every element.
+func pgArray(items []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for _, r := range it {
+			if r == '"' || r == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// parseTextList reads a JSON array of strings or a PostgreSQL array literal.
+func parseTextList(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		var out []string
+		if err := json.Unmarshal([]byte(s), &out); err != nil {
+			return nil, fmt.Errorf("text list: %w", err)
+		}
+		return out, nil
+	}
+	if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") {
+		return nil, fmt.Errorf("text list: %q is neither JSON nor an array literal", s)
+	}
+	body := s[1 : len(s)-1]
+	out := []string{}
+	for i := 0; i < len(body); {
+		var b strings.Builder
+		if body[i] == '"' {
+			i++
+			for i < len(body) && body[i] != '"' {
+				if body[i] == '\\' && i+1 < len(body) {
+					i++
+				}
+				b.WriteByte(body[i])
+				i++
+			}
+			i++ // closing quote
+		} else {
+			for i < len(body) && body[i] != ',' {
+				b.WriteByte(body[i])
+				i++
+			}
+		}
+		out = append(out, b.String())
+		if i < len(body) && body[i] == ',' {
+			i++
+		}
+	}
+	return out, nil
+}
+
+// dateText is a DATE column as "yyyy-mm-dd". Drivers hand dates back as
+// time.Time (PostgreSQL, and SQLite for DATE-declared columns) or text.
+type dateText string
+
+// Value implements driver.Valuer.
+func (d dateText) Value() (driver.Value, error) { return string(d), nil }
+
+// Scan implements sql.Scanner.
+func (d *dateText) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*d = dateText(v.UTC().Format(time.DateOnly))
+	case string:
+		*d = dateText(firstN(v, 10))
+	case []byte:
+		*d = dateText(firstN(string(v), 10))
+	case nil:
+		*d = ""
+	default:
+		return fmt.Errorf("date: cannot scan %T", src)
+	}
+	return nil
+}
+
+func firstN(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// store is the data pool's access to its tables. Only this file writes
+// SQL; every error leaving it is an *apierr.Error or wraps a database
+// error the caller reports as internal.
+type store struct {
+	db      *gorm.DB
+	sql     *sql.DB
+	dialect db.Dialect
+	// insertOne and insertCheck are the INSERTs of one row, built once.
+	insertOne, insertCheck string
+	// pageSize is how many rows an export reads per query.
+	pageSize int
+}
+
+func newStore(d *db.DB) (*store, error) {
+	sqlDB, err := d.Gorm.DB()
+	if err != nil {
+		return nil, err
+	}
+	s := &store{db: d.Gorm, sql: sqlDB, dialect: d.Dialect, pageSize: exportPage}
+	s.insertOne = s.insertSQL(1)
+	s.insertCheck = s.insertCheckedSQL()
+	return s, nil
+}
+
+// dbError translates what GORM returns into the module's errors.
+func dbError(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return apierr.New(apierr.NotFound, "%s not found", what)
+	case errors.Is(err, context.DeadlineExceeded):
+		return apierr.New(apierr.Timeout, "%s: the database did not answer in time", what)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// insertChunk is how many rows one INSERT carries: under SQLite's limit of
+// 32766 bound variables (32 columns) and PostgreSQL's 65535.
+const insertChunk = 500
+
+// copyThreshold is the batch size from which PostgreSQL inserts go through
+// COPY into a temporary table and one INSERT … SELECT: two to three times
+// faster than a multi-row INSERT for 1,000 rows, slower for a handful.
+const copyThreshold = 50
+
+// insertColumns are the columns ingest writes, in the order of rowArgs.
+var insertColumns = []string{"id", "source_app", "source_environment", "source_correction_id", "created_at", "user_id_hash",
+	"ocr_provider", "ocr_text", "ocr_confidence", "original_inference", "corrected_merchant", "corrected_amount",
+	"corrected_date", "corrected_category", "corrected_card_last_four", "fields_corrected", "data_quality_score",
+	"is_outlier", "outlier_reason", "used_in_training", "training_dataset_id", "training_run_version", "model_version",
+	"prompt_version", "ingested_at", "last_modified_at", "receipt_image_path_hash", "expense_id_token", "pattern_version",
+	"corrected_currency", "text_fingerprint", "content_fingerprint"}
+
+var insertColumnList = strings.Join(insertColumns, ", ")
+
+// rowArgs are r's values for a database/sql INSERT of insertColumns.
+func rowArgs(r *correctionRow, dialect db.Dialect) []any {
+	r.FieldsCorrected.Dialect = dialect
+	fc, _ := r.FieldsCorrected.Value()
+	var date any
+	if r.CorrectedDate != nil {
+		date = string(*r.CorrectedDate)
+	}
+	return []any{r.ID, r.SourceApp, r.SourceEnvironment, r.SourceCorrectionID, r.CreatedAt, r.UserIDHash,
+		r.OCRProvider, r.OCRText, r.OCRConfidence, r.OriginalInference, r.CorrectedMerchant, r.CorrectedAmount,
+		date, r.CorrectedCategory, r.CorrectedCardLastFour, fc, r.DataQualityScore,
+		r.IsOutlier, r.OutlierReason, r.UsedInTraining, r.TrainingDatasetID, r.TrainingRunVersion, r.ModelVersion,
+		r.PromptVersion, r.IngestedAt, r.LastModifiedAt, r.ReceiptImagePathHash, r.ExpenseIDToken, r.PatternVersion,
+		r.CorrectedCurrency, r.TextFingerprint, r.ContentFingerprint}
+}
+
+// copyValues are r's values in the native types of pgx's binary COPY.
+func copyValues(r *correctionRow) ([]any, error) {
+	id, err := uuid.Parse(r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("row id %q: %w", r.ID, err)
+	}
+	var scid any
+	if r.SourceCorrectionID != nil {
+		u, err := uuid.Parse(*r.SourceCorrectionID)
+		if err != nil {
+			return nil, fmt.Errorf("source_correction_id: %w", err)
+		}
+		scid = [16]byte(u)
+	}
+	num := func(s *string) (any, error) {
+		if s == nil {
+			return nil, nil
+		}
+		d, err := decimal.NewFromString(*s)
+		if err != nil {
+			return nil, err
+		}
+		return pgtype.Numeric{Int: d.Coefficient(), Exp: d.Exponent(), Valid: true}, nil
+	}
+	conf, err := num(r.OCRConfidence)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := num(r.CorrectedAmount)
+	if err != nil {
+		return nil, err
+	}
+	quality, err := num(r.DataQualityScore)
+	if err != nil {
+		return nil, err
+	}
+	var date any
+	if r.CorrectedDate != nil {
+		t, err := time.Parse(time.DateOnly, string(*r.CorrectedDate))
+		if err != nil {
+			return nil, err
+		}
+		date = t
+	}
+	fields := r.FieldsCorrected.Items
+	if fields == nil {
+		fields = []string{}
+	}
+	return []any{[16]byte(id), r.SourceApp, r.SourceEnvironment, scid, r.CreatedAt, r.UserIDHash,
+		r.OCRProvider, r.OCRText, conf, r.OriginalInference, r.CorrectedMerchant, amount,
+		date, r.CorrectedCategory, r.CorrectedCardLastFour, fields, quality,
+		r.IsOutlier, r.OutlierReason, r.UsedInTraining, r.TrainingDatasetID, r.TrainingRunVersion, r.ModelVersion,
+		r.PromptVersion, r.IngestedAt, r.LastModifiedAt, r.ReceiptImagePathHash, r.ExpenseIDToken, r.PatternVersion,
+		r.CorrectedCurrency, r.TextFingerprint, r.ContentFingerprint}, nil
+}
+
+// insertSQL is an INSERT of n rows that skips rows clashing with a stored
+// (source_app, source_correction_id).
+func (s *store) insertSQL(n int) string {
+	if n == 1 && s.insertOne != "" {
+		return s.insertOne
+	}
+	var b strings.Builder
+	b.Grow(64 + n*len(insertColumns)*5)
+	b.WriteString("INSERT INTO corrections_master (")
+	b.WriteString(insertColumnList)
+	b.WriteString(") VALUES ")
+	p := 0
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := range insertColumns {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			p++
+			if s.dialect == db.Postgres {
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(p))
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(" ON CONFLICT (source_app, source_correction_id) DO NOTHING")
+	return b.String()
+}
+
+// insertCorrections inserts rows that do not clash with a stored
+// (source_app, source_correction_id) and returns how many it inserted.
+// Clashing rows are skipped (ON CONFLICT DO NOTHING), never an error: the
+// caller then reads the stored row to tell a retry from a conflict. The
+// rows go in one transaction. This is the hot path of ingest, so it
+// bypasses GORM's reflection.
+func (s *store) insertCorrections(ctx context.Context, rows []correctionRow) (int64, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	if s.dialect == db.Postgres && len(rows) >= copyThreshold {
+		n, err := s.copyCorrections(ctx, rows)
+		return n, dbError(err, "storing corrections")
+	}
+	exec := func(q interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}, chunk []correctionRow) (int64, error) {
+		args := make([]any, 0, len(chunk)*len(insertColumns))
+		for i := range chunk {
+			args = append(args, rowArgs(&chunk[i], s.dialect)...)
+		}
+		res, err := q.ExecContext(ctx, s.insertSQL(len(chunk)), args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	if len(rows) <= insertChunk {
+		n, err := exec(s.sql, rows)
+		return n, dbError(err, "storing corrections")
+	}
+	tx, err := s.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, dbError(err, "storing corrections")
+	}
+	defer tx.Rollback()
+	var inserted int64
+	for i := 0; i < len(rows); i += insertChunk {
+		n, err := exec(tx, rows[i:min(i+insertChunk, len(rows))])
+		if err != nil {
+			return 0, dbError(err, "storing corrections")
+		}
+		inserted += n
+	}
+	return inserted, dbError(tx.Commit(), "storing corrections")
+}
+
+// insertCheckedSQL is the INSERT of one row that also applies the
+// duplicate-receipt rule in the same statement (one round trip instead of
+// a lookup and an insert): when a stored row has the same text_fingerprint
+// the row is stored as an outlier whose reason names that row. It returns
+// the final is_outlier and outlier_reason, or no row on a source-id clash.
+func (s *store) insertCheckedSQL() string {
+	ph := func(i int) string {
+		if s.dialect == db.Postgres {
+			return "$" + strconv.Itoa(i)
+		}
+		return "?" + strconv.Itoa(i)
+	}
+	idx := func(col string) int {
+		for i, c := range insertColumns {
+			if c == col {
+				return i + 1
+			}
+		}
+		panic("no column " + col)
+	}
+	dup := "(SELECT MIN(CAST(id AS TEXT)) FROM corrections_master WHERE text_fingerprint = " + ph(idx("text_fingerprint")) + ")"
+	reason := "CAST(" + ph(idx("outlier_reason")) + " AS TEXT)"
+	vals := make([]string, len(insertColumns))
+	for i, c := range insertColumns {
+		switch c {
+		case "is_outlier":
+			vals[i] = "(" + ph(i+1) + " OR " + dup + " IS NOT NULL)"
+		case "outlier_reason":
+			vals[i] = "CASE WHEN " + dup + " IS NULL THEN " + reason + " ELSE COALESCE(" + reason +
+				" || '; ', '') || '" + reasonDuplicate + ": same text as correction ' || " + dup + " END"
+		default:
+			vals[i] = ph(i + 1)
+		}
+	}
+	return "INSERT INTO corrections_master (" + insertColumnList + ") VALUES (" + strings.Join(vals, ", ") +
+		") ON CONFLICT (source_app, source_correction_id) DO NOTHING RETURNING is_outlier, outlier_reason"
+}
+
+// insertChecked inserts one row with the duplicate-receipt rule applied in
+// the statement (see insertCheckedSQL) and updates r's outlier columns to
+// what was stored. inserted is false when the source id was taken.
+func (s *store) insertChecked(ctx context.Context, r *correctionRow) (inserted bool, err error) {
+	var outlier bool
+	var reason sql.NullString
+	err = s.sql.QueryRowContext(ctx, s.insertCheck, rowArgs(r, s.dialect)...).Scan(&outlier, &reason)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, dbError(err, "storing the correction")
+	}
+	r.IsOutlier, r.OutlierReason = outlier, nullString(reason)
+	return true, nil
+}
+
+// copyCorrections is insertCorrections for PostgreSQL batches: COPY into a
+// temporary table of this connection (emptied at commit), then one INSERT …
+// SELECT … ON CONFLICT DO NOTHING, in one transaction.
+func (s *store) copyCorrections(ctx context.Context, rows []correctionRow) (int64, error) {
+	vals := make([][]any, len(rows))
+	for i := range rows {
+		v, err := copyValues(&rows[i])
+		if err != nil {
+			return 0, err
+		}
+		vals[i] = v
+	}
+	conn, err := s.sql.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var inserted int64
+	err = conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("not a pgx connection: %T", dc)
+		}
+		pc := sc.Conn()
+		if _, err := pc.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS datapool_ingest
+			(LIKE corrections_master INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
+			return err
+		}
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"datapool_ingest"}, insertColumns, pgx.CopyFromRows(vals)); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO corrections_master (`+insertColumnList+`)
+			SELECT `+insertColumnList+` FROM datapool_ingest
+			ON CONFLICT (source_app, source_correction_id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		inserted = tag.RowsAffected()
+		return tx.Commit(ctx)
+	})
+	return inserted, err
+}
+
+// storedRef is what idempotency needs of a stored correction.
+type storedRef struct {
+	ID                 string
+	SourceApp          string
+	SourceCorrectionID string
+	ContentFingerprint *string
+}
+
+type sourceKey struct{ app, id string }
+
+// placeholders returns n bind variables starting at the from-th, in the
+// dialect's notation, comma-separated.
+func (s *store) placeholders(from, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if s.dialect == db.Postgres {
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(from + i))
+		} else {
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+// correctionsBySource returns the stored corrections with these
+// (source_app, source_correction_id) pairs.
+func (s *store) correctionsBySource(ctx context.Context, keys []sourceKey) (map[sourceKey]storedRef, error) {
+	out := make(map[sourceKey]storedRef, len(keys))
+	byApp := map[string][]string{}
+	for _, k := range keys {
+		byApp[k.app] = append(byApp[k.app], k.id)
+	}
+	idText := "source_correction_id"
+	if s.dialect == db.Postgres {
+		idText = "source_correction_id::text"
+	}
+	for app, ids := range byApp {
+		for i := 0; i < len(ids); i += insertChunk {
+			chunk := ids[i:min(i+insertChunk, len(ids))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, app)
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			rows, err := s.sql.QueryContext(ctx, `SELECT CAST(id AS TEXT), `+idText+`, content_fingerprint
+				FROM corrections_master WHERE source_app = `+s.placeholders(1, 1)+`
+				AND source_correction_id IN (`+s.placeholders(2, len(chunk))+`)`, args...)
+			if err != nil {
+				return nil, dbError(err, "reading stored corrections")
+			}
+			for rows.Next() {
+				var r storedRef
+				var fp sql.NullString
+				if err := rows.Scan(&r.ID, &r.SourceCorrectionID, &fp); err != nil {
+					rows.Close()
+					return nil, dbError(err, "reading stored corrections")
+				}
+				r.SourceApp, r.ContentFingerprint = app, nullString(fp)
+				r.SourceCorrectionID = strings.ToLower(r.SourceCorrectionID)
+				out[sourceKey{app, r.SourceCorrectionID}] = r
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return nil, dbError(err, "reading stored corrections")
+			}
+		}
+	}
+	return out, nil
+}
+
+// correctionsByTextFingerprint returns, for each fingerprint already stored,
+// the id of one correction that has it.
+func (s *store) correctionsByTextFingerprint(ctx context.Context, fps []string) (map[string]string, error) {
+	out := map[string]string{}
+	for i := 0; i < len(fps); i += insertChunk {
+		chunk := fps[i:min(i+insertChunk, len(fps))]
+		args := make([]any, len(chunk))
+		for j, fp := range chunk {
+			args[j] = fp
+		}
+		q := `SELECT text_fingerprint, MIN(CAST(id AS TEXT)) FROM corrections_master
+			WHERE text_fingerprint IN (` + s.placeholders(1, len(chunk)) + `) GROUP BY text_fingerprint`
+		rows, err := s.sql.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, dbError(err, "looking up receipt fingerprints")
+		}
+		for rows.Next() {
+			var fp, id string
+			if err := rows.Scan(&fp, &id); err != nil {
+				rows.Close()
+				return nil, dbError(err, "looking up receipt fingerprints")
+			}
+			out[fp] = id
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, dbError(err, "looking up receipt fingerprints")
+		}
+	}
+	return out, nil
+}
+
+// merchantSample is how many recent amounts per merchant the outlier rule
+// looks at.
+const merchantSample = 64
+
+// recentAmounts returns up to merchantSample recent non-outlier amounts of
+// each merchant, newest first.
+func (s *store) recentAmounts(ctx context.Context, merchants []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(merchants) == 0 {
+		return out, nil
+	}
+	for i := 0; i < len(merchants); i += insertChunk {
+		var rows []struct {
+			Merchant string `gorm:"column:corrected_merchant"`
+			Amount   string `gorm:"column:amount"`
+		}
+		amount := "corrected_amount"
+		if s.dialect == db.Postgres {
+			amount = "corrected_amount::text"
+		}
+		q := `SELECT corrected_merchant, amount FROM (
+			SELECT corrected_merchant, ` + amount + ` AS amount,
+			       ROW_NUMBER() OVER (PARTITION BY corrected_merchant ORDER BY created_at DESC) AS rn
+			FROM corrections_master
+			WHERE corrected_merchant IN ? AND corrected_amount IS NOT NULL AND is_outlier = ?
+		) recent WHERE rn <= ?`
+		err := s.db.WithContext(ctx).Raw(q, merchants[i:min(i+insertChunk, len(merchants))], false, merchantSample).Scan(&rows).Error
+		if err != nil {
+			return nil, dbError(err, "reading merchant amounts")
+		}
+		for _, r := range rows {
+			out[r.Merchant] = append(out[r.Merchant], r.Amount)
+		}
+	}
+	return out, nil
+}
+
+// insertDataset records a finished export.
+func (s *store) insertDataset(ctx context.Context, row datasetRow) error {
+	row.IncludedApps.Dialect = s.dialect
+	row.IncludedEnvironments.Dialect = s.dialect
+	return dbError(s.db.WithContext(ctx).Create(&row).Error, "recording the dataset")
+}
+
+// dataset reads a recorded export.
+func (s *store) dataset(ctx context.Context, id string) (datasetRow, error) {
+	var row datasetRow
+	err := s.db.WithContext(ctx).Where("dataset_id = ?", id).Take(&row).Error
+	return row, dbError(err, "dataset "+id)
+}
+
+// correctionByID reads one stored correction.
+func (s *store) correctionByID(ctx context.Context, id string) (correctionRow, error) {
+	var row correctionRow
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	return row, dbError(err, "correction "+id)
+}
