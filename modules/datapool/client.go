@@ -16,9 +16,8 @@ import (
 // and results are JSON-able values, so a call means the same on either side
 // of the wire, and errors are *apierr.Error values with the same codes.
 //
-// Pattern-set methods (active set, a version, versions) join this
-// interface when the pattern issue lands; callers that need only some
-// methods declare their own smaller interface.
+// Callers that need only some methods declare their own smaller
+// interface.
 type Client interface {
 	// Ingest stores one correction and returns its id; Duplicate is set
 	// when the same correction was already stored (nothing changed).
@@ -34,6 +33,12 @@ type Client interface {
 	// records the dataset. Errors: Invalid (with Field) for a bad filter;
 	// any error after writing began leaves w with a partial file.
 	Export(ctx context.Context, q ExportQuery, w io.Writer) (Dataset, error)
+	// ActivePatternSet returns the active pattern set. Errors: NotFound
+	// when none has been activated yet, Unavailable/Timeout.
+	ActivePatternSet(ctx context.Context) (*PatternSet, error)
+	// PatternSetVersion returns one version with its patterns. Errors:
+	// Invalid for a malformed name, NotFound.
+	PatternSetVersion(ctx context.Context, version string) (*PatternSet, error)
 }
 
 var (
@@ -112,4 +117,25 @@ func (h *HTTPClient) Export(ctx context.Context, q ExportQuery, w io.Writer) (Da
 		ds.Count = v
 	}
 	return ds, nil
+}
+
+// ActivePatternSet implements Client: GET /patterns/global.
+func (h *HTTPClient) ActivePatternSet(ctx context.Context) (*PatternSet, error) {
+	var ps PatternSet
+	if _, err := h.c.JSON(ctx, http.MethodGet, "/patterns/global", nil, nil, &ps); err != nil {
+		return nil, err
+	}
+	return &ps, nil
+}
+
+// PatternSetVersion implements Client: GET /patterns/version/{v}.
+func (h *HTTPClient) PatternSetVersion(ctx context.Context, version string) (*PatternSet, error) {
+	if !validVersionName(version) {
+		return nil, apierr.Field("version", "must look like v12")
+	}
+	var ps PatternSet
+	if _, err := h.c.JSON(ctx, http.MethodGet, "/patterns/version/"+version, nil, nil, &ps); err != nil {
+		return nil, err
+	}
+	return &ps, nil
 }

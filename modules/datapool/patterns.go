@@ -285,7 +285,7 @@ func (s *Service) DiffPatterns(ctx context.Context, from, to string) (patternset
 	if err != nil {
 		return patternset.SetDiff{}, withField(err, "to")
 	}
-	return patternset.Diff(a.set(), b.set()), nil
+	return patternset.Diff(a.Set(), b.Set()), nil
 }
 
 // PatternsLiveAt answers "which version was live at t". Errors: NotFound

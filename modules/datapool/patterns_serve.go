@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocrpool/ocrpool/modules/datapool/webhook"
 	"github.com/ocrpool/ocrpool/modules/patternset"
+	"github.com/ocrpool/ocrpool/modules/platform/cache"
 )
 
 // servedSet is the active pattern set as this process serves it: the
@@ -47,8 +48,9 @@ func (s *servedSet) decode() (*PatternSet, error) {
 	return &ps, nil
 }
 
-// set converts the served shape back into a patternset.Set.
-func (ps *PatternSet) set() *patternset.Set {
+// Set converts the served shape back into a patternset.Set, for
+// compiling a matcher.
+func (ps *PatternSet) Set() *patternset.Set {
 	return &patternset.Set{Version: ps.Version, Patterns: ps.Patterns}
 }
 
@@ -268,7 +270,7 @@ func (s *Service) initPatterns(d Deps) {
 		s.rdb = d.Cache.Client
 		s.serving.rdb = d.Cache.Client
 		s.serving.key = d.Cache.Key("datapool", "patterns", "active")
-		s.serving.channel = d.Cache.Key("datapool", "patterns", "changed")
+		s.serving.channel = PatternsChannel(d.Cache)
 	} else {
 		s.serving.key = "datapool:patterns:active"
 	}
@@ -278,3 +280,7 @@ func (s *Service) initPatterns(d Deps) {
 	}
 	s.webhooks = webhook.New(d.DB, hc, s.log.With("component", "webhooks"), d.Webhooks)
 }
+
+// PatternsChannel is the Redis channel on which activations are announced
+// (the payload is the version name), for other modules that follow them.
+func PatternsChannel(c *cache.Cache) string { return c.Key("datapool", "patterns", "changed") }

@@ -68,7 +68,7 @@ func matchMerchant(t *testing.T, svc *Service, text string) patternset.Hit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := patternset.Compile(ps.set())
+	m, err := patternset.Compile(ps.Set())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -232,6 +232,16 @@ func Conformance(t *testing.T, maxBatch int, newClient func(t *testing.T) datapo
 			t.Fatalf("a refused export wrote %d bytes", buf.Len())
 		}
 	})
+
+	t.Run("PatternSetErrors", func(t *testing.T) {
+		c := newClient(t)
+		_, err := c.ActivePatternSet(context.Background())
+		wantCode(t, err, apierr.NotFound, "")
+		_, err = c.PatternSetVersion(context.Background(), "latest")
+		wantCode(t, err, apierr.Invalid, "version")
+		_, err = c.PatternSetVersion(context.Background(), "v9")
+		wantCode(t, err, apierr.NotFound, "")
+	})
 }
 
 func mustTime(date string) time.Time {
