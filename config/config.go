@@ -153,9 +153,62 @@ type DeploymentConfig struct {
 
 // OCRConfig is the OCR module's section.
 type OCRConfig struct {
+	// Language is Tesseract's language, e.g. eng or eng+msa.
 	Language string `mapstructure:"language"`
 	// PoolSize is the number of Tesseract clients; 0 means one per CPU.
-	PoolSize       int   `mapstructure:"pool_size"`
+	PoolSize int `mapstructure:"pool_size"`
+	// PSM is Tesseract's page segmentation mode: 6 (one block of text) reads
+	// receipts best; 3 (automatic) and 4 (one column) are the alternatives.
+	PSM int `mapstructure:"psm"`
+	// DPI is the resolution Tesseract assumes (its user_defined_dpi); 0 lets
+	// it guess from the image.
+	DPI            int   `mapstructure:"dpi"`
 	MaxImageBytes  int64 `mapstructure:"max_image_bytes"`
 	MaxImagePixels int64 `mapstructure:"max_image_pixels"`
+	// DecodeTimeout bounds decoding one image; slower images get 422.
+	DecodeTimeout time.Duration `mapstructure:"decode_timeout"`
+	// QueueTimeout is how long a request may wait for a free Tesseract
+	// client before it gets 503.
+	QueueTimeout time.Duration `mapstructure:"queue_timeout"`
+	// ReviewThreshold marks a field needs_review when its confidence is
+	// below it.
+	ReviewThreshold float64 `mapstructure:"review_threshold"`
+	// DateOrder resolves dates such as 03/04/2019: auto (from the receipt
+	// itself, then its currency, then day first), dmy or mdy.
+	DateOrder string `mapstructure:"date_order"`
+	// DefaultCurrency (ISO 4217) is reported, with low confidence, when a
+	// receipt names none; empty reports none.
+	DefaultCurrency string `mapstructure:"default_currency"`
+	// OutcomesMaxLen caps the Redis stream of request outcomes (approximate
+	// trimming); 0 keeps every entry.
+	OutcomesMaxLen int64 `mapstructure:"outcomes_max_len"`
+	// Preprocess switches and tunes the eight image preprocessing steps.
+	Preprocess OCRPreprocessConfig `mapstructure:"preprocess"`
+}
+
+// OCRPreprocessConfig is the image pipeline before Tesseract. Each step can
+// be switched off; docs/OCR.md measures what each one is worth.
+type OCRPreprocessConfig struct {
+	// Orient turns JPEGs upright by their EXIF orientation.
+	Orient bool `mapstructure:"orient"`
+	// Grayscale converts to 8-bit luminance first.
+	Grayscale bool `mapstructure:"grayscale"`
+	// Rescale scales the image so characters are about TextHeight pixels.
+	Rescale    bool    `mapstructure:"rescale"`
+	TextHeight float64 `mapstructure:"text_height"`
+	// Denoise removes isolated specks.
+	Denoise bool `mapstructure:"denoise"`
+	// Contrast flattens the paper (shadows, yellowing) and darkens faint ink.
+	Contrast bool `mapstructure:"contrast"`
+	// Binarize turns the image black and white with Binarization (sauvola,
+	// otsu, or clean: whiten the background, keep the ink's gray levels).
+	Binarize     bool   `mapstructure:"binarize"`
+	Binarization string `mapstructure:"binarization"`
+	// Deskew straightens text lines tilted by up to MaxSkew degrees.
+	Deskew  bool    `mapstructure:"deskew"`
+	MaxSkew float64 `mapstructure:"max_skew"`
+	// Border strips dark borders and blank margins and leaves Padding pixels
+	// of white around the text.
+	Border  bool `mapstructure:"border"`
+	Padding int  `mapstructure:"padding"`
 }

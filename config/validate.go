@@ -149,5 +149,49 @@ func (c Config) Validate() error {
 	if c.OCR.MaxImagePixels < 10_000 {
 		bad("ocr.max_image_pixels", "must be at least 10000")
 	}
+	if strings.TrimSpace(c.OCR.Language) == "" {
+		bad("ocr.language", "must name a Tesseract language, e.g. eng")
+	}
+	if c.OCR.PSM < 0 || c.OCR.PSM > 13 {
+		bad("ocr.psm", "must be a Tesseract page segmentation mode 0..13, got %d", c.OCR.PSM)
+	}
+	if c.OCR.DPI != 0 && (c.OCR.DPI < 70 || c.OCR.DPI > 2400) {
+		bad("ocr.dpi", "must be 0 (let Tesseract guess) or 70..2400, got %d", c.OCR.DPI)
+	}
+	if c.OCR.DecodeTimeout <= 0 {
+		bad("ocr.decode_timeout", "must be positive, got %s", c.OCR.DecodeTimeout)
+	}
+	if c.OCR.QueueTimeout <= 0 {
+		bad("ocr.queue_timeout", "must be positive, got %s", c.OCR.QueueTimeout)
+	}
+	if c.OCR.ReviewThreshold < 0 || c.OCR.ReviewThreshold > 1 {
+		bad("ocr.review_threshold", "must be between 0 and 1, got %v", c.OCR.ReviewThreshold)
+	}
+	switch c.OCR.DateOrder {
+	case "auto", "dmy", "mdy":
+	default:
+		bad("ocr.date_order", "must be auto, dmy or mdy, got %q", c.OCR.DateOrder)
+	}
+	if cur := c.OCR.DefaultCurrency; cur != "" && (len(cur) != 3 || strings.ToUpper(cur) != cur || strings.Trim(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
+		bad("ocr.default_currency", "must be empty or an ISO 4217 code such as MYR, got %q", cur)
+	}
+	if c.OCR.OutcomesMaxLen < 0 {
+		bad("ocr.outcomes_max_len", "must not be negative (0 keeps every outcome)")
+	}
+	pp := c.OCR.Preprocess
+	if pp.TextHeight < 8 || pp.TextHeight > 200 {
+		bad("ocr.preprocess.text_height", "must be 8..200 pixels, got %v", pp.TextHeight)
+	}
+	switch pp.Binarization {
+	case "sauvola", "otsu", "clean":
+	default:
+		bad("ocr.preprocess.binarization", "must be sauvola, otsu or clean, got %q", pp.Binarization)
+	}
+	if pp.MaxSkew < 0 || pp.MaxSkew > 45 {
+		bad("ocr.preprocess.max_skew", "must be 0..45 degrees, got %v", pp.MaxSkew)
+	}
+	if pp.Padding < 0 || pp.Padding > 1000 {
+		bad("ocr.preprocess.padding", "must be 0..1000 pixels, got %d", pp.Padding)
+	}
 	return errors.Join(errs...)
 }

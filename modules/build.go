@@ -1,11 +1,13 @@
 package modules
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/ocrpool/ocrpool/modules/datapool"
 	"github.com/ocrpool/ocrpool/modules/deployment"
 	"github.com/ocrpool/ocrpool/modules/ocr"
+	"github.com/ocrpool/ocrpool/modules/ocr/extract"
 	"github.com/ocrpool/ocrpool/modules/training"
 )
 
@@ -23,7 +25,25 @@ func (a *App) build(name string) (Module, error) {
 	case Deployment:
 		return deployment.New(a.cfg.Deployment, deployment.Deps{Log: log, DB: a.p.DB})
 	case OCR:
-		return ocr.New(a.cfg.OCR, ocr.Deps{Log: log, DB: a.p.DB})
+		dp, err := a.datapoolClient()
+		if err != nil {
+			return nil, err
+		}
+		m, err := ocr.New(a.cfg.OCR, ocr.Deps{Log: log, Metrics: a.p.Metrics, Cache: a.p.Cache,
+			Patterns: func(ctx context.Context) (extract.Patterns, error) {
+				ps, err := dp.ActivePatternSet(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return ocr.CompilePatterns(ps.Set())
+			},
+			PatternChannel: datapool.PatternsChannel(a.p.Cache),
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.p.Server.AddDetail("patterns", func() any { return m.Service().PatternStatus() })
+		return m, nil
 	}
 	return nil, fmt.Errorf("no module %q", name)
 }
