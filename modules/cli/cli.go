@@ -4,12 +4,17 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"io"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/ocrpool/ocrpool/config"
+	"github.com/ocrpool/ocrpool/modules/platform"
+	"github.com/ocrpool/ocrpool/modules/platform/db"
 )
 
 // cli carries what every command needs: where to write and how to load
@@ -56,4 +61,35 @@ and reads receipts with Tesseract. One binary; --roles picks what runs.`,
 		c.webhooksCmd(),
 	)
 	return root
+}
+
+// store is what commands that work on the database directly share: the
+// validated configuration, a logger on stderr and the open database.
+type store struct {
+	cfg config.Config
+	log *slog.Logger
+	db  *db.DB
+}
+
+// openStore loads and validates the configuration and opens the database;
+// current refuses a schema older than the binary. The caller closes db.
+func (c *cli) openStore(ctx context.Context, current bool) (*store, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := platform.NewLogger(cfg.Log, c.errOut)
+	d, err := db.Open(ctx, cfg.Database, log)
+	if err != nil {
+		return nil, err
+	}
+	if current {
+		if err := d.CheckUpToDate(ctx); err != nil {
+			return nil, errors.Join(err, d.Close())
+		}
+	}
+	return &store{cfg: cfg, log: log, db: d}, nil
 }

@@ -16,9 +16,7 @@ import (
 
 	"github.com/ocrpool/ocrpool/config"
 	"github.com/ocrpool/ocrpool/modules/datapool"
-	"github.com/ocrpool/ocrpool/modules/platform"
 	"github.com/ocrpool/ocrpool/modules/platform/cache"
-	"github.com/ocrpool/ocrpool/modules/platform/db"
 )
 
 // withDatapool opens the database (refusing an old schema) and builds the
@@ -27,23 +25,13 @@ import (
 // Redis has no listeners outside this process, so it is skipped.
 func (c *cli) withDatapool(events bool, run func(ctx context.Context, cfg config.Config, svc *datapool.Service) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) (err error) {
-		cfg, err := c.load()
-		if err != nil {
-			return err
-		}
-		if err := cfg.Validate(); err != nil {
-			return err
-		}
 		ctx := cmd.Context()
-		log := platform.NewLogger(cfg.Log, c.errOut)
-		d, err := db.Open(ctx, cfg.Database, log)
+		st, err := c.openStore(ctx, true)
 		if err != nil {
 			return err
 		}
+		cfg, log, d := st.cfg, st.log, st.db
 		defer func() { err = errors.Join(err, d.Close()) }()
-		if err := d.CheckUpToDate(ctx); err != nil {
-			return err
-		}
 		deps := datapool.Deps{Log: log.With("module", datapool.Name), DB: d,
 			PIIKey: cfg.Security.PIIKey, SQLitePath: cfg.Database.Path}
 		if events && !cfg.Redis.Embedded() {

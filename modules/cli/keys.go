@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ocrpool/ocrpool/modules/platform"
 	"github.com/ocrpool/ocrpool/modules/platform/audit"
 	"github.com/ocrpool/ocrpool/modules/platform/auth"
 	"github.com/ocrpool/ocrpool/modules/platform/cache"
@@ -34,23 +33,13 @@ type security struct {
 // processes at once. Without one they notice within security.key_cache_ttl.
 func (c *cli) withSecurity(run func(ctx context.Context, s *security) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) (err error) {
-		cfg, err := c.load()
-		if err != nil {
-			return err
-		}
-		if err := cfg.Validate(); err != nil {
-			return err
-		}
 		ctx := cmd.Context()
-		log := platform.NewLogger(cfg.Log, c.errOut)
-		d, err := db.Open(ctx, cfg.Database, log)
+		st, err := c.openStore(ctx, true)
 		if err != nil {
 			return err
 		}
+		cfg, log, d := st.cfg, st.log, st.db
 		defer func() { err = errors.Join(err, d.Close()) }()
-		if err := d.CheckUpToDate(ctx); err != nil {
-			return err
-		}
 		opts := auth.KeysOptions{CacheTTL: 0, Log: log}
 		if !cfg.Redis.Embedded() {
 			rc, err := cache.Open(ctx, cfg.Redis)

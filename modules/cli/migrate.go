@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ocrpool/ocrpool/modules/platform"
 	"github.com/ocrpool/ocrpool/modules/platform/db"
 )
 
@@ -17,19 +16,11 @@ func (c *cli) migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "migrate", Short: "Apply, revert or show database migrations"}
 	withDB := func(run func(ctx context.Context, d *db.DB) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			cfg, err := c.load()
+			st, err := c.openStore(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
-			log := platform.NewLogger(cfg.Log, c.errOut)
-			d, err := db.Open(cmd.Context(), cfg.Database, log)
-			if err != nil {
-				return err
-			}
-			return errors.Join(run(cmd.Context(), d), d.Close())
+			return errors.Join(run(cmd.Context(), st.db), st.db.Close())
 		}
 	}
 	up := &cobra.Command{Use: "up", Short: "Apply every pending migration", Args: cobra.NoArgs,

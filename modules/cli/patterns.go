@@ -14,9 +14,7 @@ import (
 	"github.com/ocrpool/ocrpool/config"
 	"github.com/ocrpool/ocrpool/modules/datapool"
 	"github.com/ocrpool/ocrpool/modules/datapool/webhook"
-	"github.com/ocrpool/ocrpool/modules/platform"
 	"github.com/ocrpool/ocrpool/modules/platform/audit"
-	"github.com/ocrpool/ocrpool/modules/platform/db"
 )
 
 // patternsCmd manages pattern set versions: the same Service methods as
@@ -34,7 +32,7 @@ func (c *cli) patternsCmd() *cobra.Command {
 			fmt.Fprintln(c.errOut, "learning from the corrections of the last", cfg.Datapool.PatternWindow, "…")
 			start := time.Now()
 			res, err := svc.RefreshPatterns(ctx, c.actor())
-			c.audit(ctx, cfg, "refresh", res.Version, err, map[string]any{"created": res.Created, "activated": res.Activated})
+			c.audit(ctx, "refresh", res.Version, err, map[string]any{"created": res.Created, "activated": res.Activated})
 			if err != nil {
 				return err
 			}
@@ -113,7 +111,7 @@ func (c *cli) patternsCmd() *cobra.Command {
 					} else {
 						v, err = svc.ActivatePatterns(ctx, args[0], c.actor(), reason)
 					}
-					c.audit(ctx, cfg, action, args[0], err, map[string]any{"reason": reason})
+					c.audit(ctx, action, args[0], err, map[string]any{"reason": reason})
 					if err != nil {
 						return err
 					}
@@ -177,7 +175,7 @@ func (c *cli) webhooksCmd() *cobra.Command {
 		Use: "add --url URL --app NAME --env ENV", Short: "Register a receiver; prints its signing secret once", Args: cobra.NoArgs,
 		RunE: c.withDatapool(false, func(ctx context.Context, cfg config.Config, svc *datapool.Service) error {
 			sub, err := svc.Webhooks().Subscribe(ctx, in, c.actor())
-			c.audit(ctx, cfg, "subscribe", sub.ID, err, map[string]any{"url": in.URL, "app_name": in.AppName})
+			c.audit(ctx, "subscribe", sub.ID, err, map[string]any{"url": in.URL, "app_name": in.AppName})
 			if err != nil {
 				return err
 			}
@@ -213,7 +211,7 @@ func (c *cli) webhooksCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withDatapool(false, func(ctx context.Context, cfg config.Config, svc *datapool.Service) error {
 				err := svc.Webhooks().Unsubscribe(ctx, args[0])
-				c.audit(ctx, cfg, "unsubscribe", args[0], err, nil)
+				c.audit(ctx, "unsubscribe", args[0], err, nil)
 				return err
 			})(cmd, args)
 		},
@@ -236,14 +234,14 @@ func (c *cli) webhooksCmd() *cobra.Command {
 // audit records one row for an operation made from the command line, as
 // the guard does for the same operation over HTTP. Failing to write it is
 // reported, not fatal: the operation itself already happened.
-func (c *cli) audit(ctx context.Context, cfg config.Config, action, resourceID string, opErr error, details map[string]any) {
-	log := platform.NewLogger(cfg.Log, c.errOut)
+func (c *cli) audit(ctx context.Context, action, resourceID string, opErr error, details map[string]any) {
 	err := func() error {
-		d, err := db.Open(ctx, cfg.Database, log)
+		st, err := c.openStore(ctx, false)
 		if err != nil {
 			return err
 		}
-		al := audit.New(d, log, 4)
+		d := st.db
+		al := audit.New(d, st.log, 4)
 		ev := audit.Event{Time: time.Now(), ActorType: audit.ActorUser, ActorID: c.actor(), Action: action,
 			ResourceType: "pattern", ResourceID: resourceID, Details: details, UserAgent: "ocrpool-cli", Success: opErr == nil}
 		if action == "subscribe" || action == "unsubscribe" {
