@@ -60,9 +60,15 @@
 //  5. Store with INSERT … ON CONFLICT (source_app, source_correction_id) DO
 //     NOTHING, then read the stored row for those that did not insert: same
 //     content fingerprint → duplicate, else 409. Concurrent identical
-//     requests therefore make one row.
-//  6. Publish an event per stored row (after commit; a Redis outage is
-//     logged and counted, never fails the ingest).
+//     requests therefore make one row. One correction is one statement (the
+//     duplicate-receipt rule runs inside it); a PostgreSQL batch of 50 or
+//     more goes through COPY into a temporary table and one INSERT … SELECT.
+//  6. Publish an event per stored row after commit: from a queue drained in
+//     the background while the module runs, synchronously otherwise (the
+//     CLI). A Redis outage is logged and counted, never fails the ingest.
+//
+// Batches are decoded and prepared on all CPUs; the pure steps 1–4 cost
+// about 40 µs per correction (BenchmarkPrepare).
 //
 // # What it calls
 //

@@ -44,11 +44,28 @@ func readBody(c *gin.Context) ([]byte, error) {
 	return body, nil
 }
 
-// decodeIngest reads an ingest body. For a batch it returns the items, each
-// decoded on its own so that one bad item rejects only itself; decode
-// errors of items are in itemErrs. maxBatch is checked before any item is
-// decoded.
+// ingestFast is ingestBody with the items decoded in the same pass: the
+// common case, a body without errors, is read once.
+type ingestFast struct {
+	Correction
+	Corrections []Correction `json:"corrections"`
+}
+
+// decodeIngest reads an ingest body. For a batch it returns the items; when
+// the body has an error it decodes each item on its own so that one bad item
+// rejects only itself (decode errors of items are in itemErrs). maxBatch is
+// checked before the items are decoded one by one.
 func decodeIngest(body []byte, maxBatch int) (single *Correction, items []Correction, itemErrs []error, err error) {
+	var fast ingestFast
+	if server.DecodeJSONBytes(body, &fast) == nil {
+		if fast.Corrections == nil {
+			return &fast.Correction, nil, nil, nil
+		}
+		if err := checkBatchBody(fast.Correction, len(fast.Corrections), maxBatch); err != nil {
+			return nil, nil, nil, err
+		}
+		return nil, fast.Corrections, make([]error, len(fast.Corrections)), nil
+	}
 	var b ingestBody
 	if err := server.DecodeJSONBytes(body, &b); err != nil {
 		// encoding/json names fields of the embedded Correction
@@ -62,15 +79,8 @@ func decodeIngest(body []byte, maxBatch int) (single *Correction, items []Correc
 	if b.Corrections == nil {
 		return &b.Correction, nil, nil, nil
 	}
-	if !reflect.ValueOf(b.Correction).IsZero() {
-		return nil, nil, nil, apierr.Field("corrections", "a batch body holds only \"corrections\"; put every field inside the items")
-	}
-	switch n := len(b.Corrections); {
-	case n == 0:
-		return nil, nil, nil, apierr.Field("corrections", "the batch is empty")
-	case n > maxBatch:
-		return nil, nil, nil, &apierr.Error{Code: apierr.TooLarge, Field: "corrections",
-			Message: fmt.Sprintf("the batch has %d corrections, the limit is %d (datapool.max_batch)", n, maxBatch)}
+	if err := checkBatchBody(b.Correction, len(b.Corrections), maxBatch); err != nil {
+		return nil, nil, nil, err
 	}
 	items = make([]Correction, len(b.Corrections))
 	itemErrs = make([]error, len(b.Corrections))
@@ -80,6 +90,22 @@ func decodeIngest(body []byte, maxBatch int) (single *Correction, items []Correc
 		}
 	})
 	return nil, items, itemErrs, nil
+}
+
+// checkBatchBody refuses a batch that also carries correction fields, an
+// empty one and one over the limit.
+func checkBatchBody(outer Correction, n, maxBatch int) error {
+	if !reflect.ValueOf(outer).IsZero() {
+		return apierr.Field("corrections", "a batch body holds only \"corrections\"; put every field inside the items")
+	}
+	switch {
+	case n == 0:
+		return apierr.Field("corrections", "the batch is empty")
+	case n > maxBatch:
+		return &apierr.Error{Code: apierr.TooLarge, Field: "corrections",
+			Message: fmt.Sprintf("the batch has %d corrections, the limit is %d (datapool.max_batch)", n, maxBatch)}
+	}
+	return nil
 }
 
 // handleIngest serves POST /corrections/ingest.

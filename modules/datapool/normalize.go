@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -129,6 +131,35 @@ var aliasKeys = func() [][]string {
 // title case, with vowel-less words kept upper case ("KFC"). It returns ""
 // when nothing of a name is left.
 func NormalizeMerchant(s string) string {
+	if len(s) <= merchantMemoMaxLen {
+		if v, ok := merchantMemo.Load(s); ok {
+			return v.(string)
+		}
+	}
+	out := normalizeMerchantFixed(s)
+	if len(s) <= merchantMemoMaxLen {
+		if merchantMemoSize.Add(1) > merchantMemoMax {
+			merchantMemo.Clear()
+			merchantMemoSize.Store(0)
+		}
+		merchantMemo.Store(s, out)
+	}
+	return out
+}
+
+// merchantMemo remembers recent results of NormalizeMerchant (a pure
+// function; merchant names repeat a lot), up to merchantMemoMax names.
+var (
+	merchantMemo     sync.Map
+	merchantMemoSize atomic.Int64
+)
+
+const (
+	merchantMemoMax    = 50_000
+	merchantMemoMaxLen = 200
+)
+
+func normalizeMerchantFixed(s string) string {
 	// The steps are idempotent in practice; iterating to a fixed point
 	// guarantees it for the odd Unicode case mapping that is not.
 	out := normalizeMerchantOnce(s)

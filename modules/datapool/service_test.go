@@ -423,3 +423,50 @@ func TestEventsAsyncWhileStarted(t *testing.T) {
 		t.Fatalf("stream length = %d, want 31", n)
 	}
 }
+
+// TestIngestConcurrentOverlappingBatches sends the same large batch from
+// several clients at once: on PostgreSQL the bulk COPY of all but one
+// loses the race on the unique key and takes the upsert path.
+func TestIngestConcurrentOverlappingBatches(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	batch := sampleN(120)
+	const clients = 4
+	results := make([][]ItemResult, clients)
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			<-start
+			results[c], errs[c] = e.svc.IngestBatch(ctx, batch)
+		}(c)
+	}
+	close(start)
+	wg.Wait()
+	stored := 0
+	for c := 0; c < clients; c++ {
+		if errs[c] != nil {
+			t.Fatalf("client %d: %v", c, errs[c])
+		}
+		for i, r := range results[c] {
+			if r.Error != nil {
+				t.Fatalf("client %d item %d: %v", c, i, r.Error)
+			}
+			if r.ID != results[0][i].ID {
+				t.Fatalf("item %d has ids %s and %s", i, r.ID, results[0][i].ID)
+			}
+			if !r.Duplicate {
+				stored++
+			}
+		}
+	}
+	if stored != len(batch) {
+		t.Fatalf("%d items reported stored, want %d", stored, len(batch))
+	}
+	if n := e.count(t, "corrections_master"); n != int64(len(batch)) {
+		t.Fatalf("rows = %d, want %d", n, len(batch))
+	}
+}
