@@ -162,7 +162,11 @@ type OCRConfig struct {
 	PSM int `mapstructure:"psm"`
 	// DPI is the resolution Tesseract assumes (its user_defined_dpi); 0 lets
 	// it guess from the image.
-	DPI            int   `mapstructure:"dpi"`
+	DPI int `mapstructure:"dpi"`
+	// SecondRead reads a receipt again, with only orient and grayscale, when
+	// the first read found no amount or no date, and takes the missing
+	// fields from the second read.
+	SecondRead     bool  `mapstructure:"second_read"`
 	MaxImageBytes  int64 `mapstructure:"max_image_bytes"`
 	MaxImagePixels int64 `mapstructure:"max_image_pixels"`
 	// DecodeTimeout bounds decoding one image; slower images get 422.
@@ -193,9 +197,11 @@ type OCRPreprocessConfig struct {
 	Orient bool `mapstructure:"orient"`
 	// Grayscale converts to 8-bit luminance first.
 	Grayscale bool `mapstructure:"grayscale"`
-	// Rescale scales the image so characters are about TextHeight pixels.
-	Rescale    bool    `mapstructure:"rescale"`
-	TextHeight float64 `mapstructure:"text_height"`
+	// Rescale scales the image so characters are about TextHeight pixels,
+	// unless they are already within the factor 1+RescaleTolerance of it.
+	Rescale          bool    `mapstructure:"rescale"`
+	TextHeight       float64 `mapstructure:"text_height"`
+	RescaleTolerance float64 `mapstructure:"rescale_tolerance"`
 	// Denoise removes isolated specks.
 	Denoise bool `mapstructure:"denoise"`
 	// Contrast flattens the paper (shadows, yellowing) and darkens faint ink.

@@ -182,6 +182,9 @@ func (c Config) Validate() error {
 	if pp.TextHeight < 8 || pp.TextHeight > 200 {
 		bad("ocr.preprocess.text_height", "must be 8..200 pixels, got %v", pp.TextHeight)
 	}
+	if pp.RescaleTolerance < 0 || pp.RescaleTolerance > 10 {
+		bad("ocr.preprocess.rescale_tolerance", "must be 0..10, got %v", pp.RescaleTolerance)
+	}
 	switch pp.Binarization {
 	case "sauvola", "otsu", "clean":
 	default:

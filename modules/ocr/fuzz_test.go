@@ -2,10 +2,7 @@ package ocr
 
 import (
 	"context"
-	"os"
-	"runtime/pprof"
 	"testing"
-	"time"
 
 	"github.com/ocrpool/ocrpool/modules/ocr/synth"
 	"github.com/ocrpool/ocrpool/modules/platform/apierr"
@@ -31,18 +28,6 @@ func FuzzProcess(f *testing.F) {
 	env := newTestEnv(f, cfg, &fakeEngine{text: receiptText}, nil)
 	svc := env.mod.Service()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				fh, _ := os.Create("/tmp/ocrx/stack.txt")
-				pprof.Lookup("goroutine").WriteTo(fh, 2)
-				os.WriteFile("/tmp/ocrx/stuck.bin", data, 0o644)
-				fh.Close()
-			}
-		}()
 		res, err := svc.Process(context.Background(), data, Options{})
 		if err != nil {
 			if s := apierr.Status(apierr.CodeOf(err)); s < 400 || s >= 500 {

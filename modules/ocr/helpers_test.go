@@ -3,6 +3,8 @@ package ocr
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"image"
 	"image/jpeg"
@@ -11,10 +13,13 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -159,4 +164,34 @@ func renderReceipt(t testing.TB, seed uint64, o synth.Options) (synth.Receipt, *
 		t.Fatal(err)
 	}
 	return r, img
+}
+
+// testRedis is a cache for one test: the server at OCRPOOL_TEST_REDIS_URL
+// under a fresh key prefix (swept on cleanup) when it is set, as CI does,
+// else an embedded miniredis. (Not testenv.Redis: that package brings the
+// SQL drivers into this test binary, which slows fuzzing to a crawl.)
+func testRedis(t testing.TB) *cache.Cache {
+	t.Helper()
+	url := os.Getenv("OCRPOOL_TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://" + miniredis.RunT(t).Addr()
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "test:" + hex.EncodeToString(b[:]) + ":"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := cache.Open(ctx, config.RedisConfig{URL: url, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if keys, err := c.Client.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
+			_ = c.Client.Del(ctx, keys...).Err()
+		}
+		_ = c.Close()
+	})
+	return c
 }

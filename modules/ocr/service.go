@@ -38,6 +38,7 @@ type Service struct {
 	log       *slog.Logger
 	eng       engine.Engine
 	pre       preprocess.Options
+	plain     preprocess.Options // the second read's: orient and grayscale
 	limits    preprocess.Limits
 	dateOrder extract.DateOrder
 	rules     string
@@ -67,11 +68,24 @@ func PreprocessOptions(c config.OCRPreprocessConfig, maxPixels int64) preprocess
 		preprocess.StepBorder:    !c.Border,
 	}
 	o.TextHeight = c.TextHeight
+	o.RescaleTolerance = c.RescaleTolerance
 	o.Binarization = c.Binarization
 	o.MaxSkew = c.MaxSkew
 	o.Padding = c.Padding
 	if maxPixels > 0 && maxPixels < o.MaxPixels {
 		o.MaxPixels = maxPixels
+	}
+	return o
+}
+
+// plainOptions keep only orient and grayscale (as configured) for the
+// second read.
+func plainOptions(c config.OCRPreprocessConfig, maxPixels int64) preprocess.Options {
+	o := PreprocessOptions(c, maxPixels)
+	for _, st := range preprocess.Steps {
+		if st != preprocess.StepOrient && st != preprocess.StepGrayscale {
+			o.Off[st] = true
+		}
 	}
 	return o
 }
@@ -123,6 +137,7 @@ func newService(cfg config.OCRConfig, eng engine.Engine, log *slog.Logger, m *me
 		log:       log,
 		eng:       eng,
 		pre:       PreprocessOptions(cfg.Preprocess, cfg.MaxImagePixels),
+		plain:     plainOptions(cfg.Preprocess, cfg.MaxImagePixels),
 		limits:    preprocess.Limits{MaxBytes: cfg.MaxImageBytes, MaxPixels: cfg.MaxImagePixels, Timeout: cfg.DecodeTimeout},
 		dateOrder: order,
 		rules:     "builtin@" + version.Get().Version,
@@ -184,10 +199,53 @@ func (s *Service) Process(ctx context.Context, image []byte, opts Options) (res 
 
 	res = s.extract(txt.Text, timings)
 	conf := txt.Confidence
+	if s.cfg.SecondRead && (res.Fields.Amount == nil || res.Fields.Date == nil) {
+		s.secondRead(ctx, dec, &res, &conf, step)
+	}
 	res.OCRConfidence = &conf
 	res.Versions.Engine = s.eng.Version()
 	res.TimingsMS["total"] = ms(time.Since(start))
 	return res, nil
+}
+
+// secondRead reads the image again when the first read yielded no amount
+// or no date: with only orient and grayscale, so Tesseract sees the
+// capture as it is. Tesseract's character errors depend on the exact
+// pixels, so a second, differently prepared image often gets right the
+// line the first got wrong. Fields the first read lacks are taken from the
+// second (their source marked "@read2"), and the text becomes both reads.
+// A failure of the second read leaves the first result as it was.
+func (s *Service) secondRead(ctx context.Context, dec preprocess.Decoded, res *Result, conf *float64, step func(string, time.Duration)) {
+	t := time.Now()
+	img, _, err := preprocess.Run(ctx, dec, s.plain)
+	if err != nil {
+		return
+	}
+	txt, err := s.eng.Recognize(ctx, img)
+	step("ocr_second_read", time.Since(t))
+	if err != nil {
+		return
+	}
+	second := s.extract(txt.Text, map[string]float64{})
+	filled := 0
+	fill := func(dst **Field, src *Field) {
+		if *dst == nil && src != nil {
+			f := *src
+			f.Source += "@read2"
+			*dst = &f
+			filled++
+		}
+	}
+	fill(&res.Fields.Merchant, second.Fields.Merchant)
+	fill(&res.Fields.Amount, second.Fields.Amount)
+	fill(&res.Fields.Currency, second.Fields.Currency)
+	fill(&res.Fields.Date, second.Fields.Date)
+	fill(&res.Fields.Category, second.Fields.Category)
+	fill(&res.Fields.CardLastFour, second.Fields.CardLastFour)
+	if filled > 0 {
+		res.Text += "\n\n" + txt.Text
+		*conf = (*conf + txt.Confidence) / 2
+	}
 }
 
 // Extract runs the extraction on text that was read elsewhere. Errors:

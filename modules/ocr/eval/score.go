@@ -113,12 +113,16 @@ var (
 	textAmountRe = regexp.MustCompile(`\d[\d,.]*[.,] ?\d{2}\b`)
 )
 
-// amountCents parses "1,234.50", "1234,50" or "12" into cents.
+// amountCents parses "1,234.50", "1234,50", "68.1" or "12" into cents; a
+// separator followed by three digits groups thousands.
 func amountCents(s string) (int64, bool) {
 	s = strings.ReplaceAll(s, " ", "")
 	dec := ""
-	if i := strings.LastIndexAny(s, ".,"); i >= 0 && len(s)-i-1 == 2 {
+	if i := strings.LastIndexAny(s, ".,"); i >= 0 && len(s)-i-1 >= 1 && len(s)-i-1 <= 2 {
 		dec = s[i+1:]
+		if len(dec) == 1 {
+			dec += "0" // "68.1" is 68.10
+		}
 		s = s[:i]
 	}
 	s = strings.NewReplacer(",", "", ".", "").Replace(s)

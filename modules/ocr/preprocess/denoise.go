@@ -60,6 +60,12 @@ func med9(p0, p1, p2, p3, p4, p5, p6, p7, p8 uint8) uint8 {
 	return p4
 }
 
+// MinSpeckleTextHeight is the smallest character height, in pixels, at
+// which Despeckle can tell a speck from a full stop: below it a full stop
+// is itself one or two pixels, and the pipeline's denoise step does
+// nothing rather than delete decimal points.
+const MinSpeckleTextHeight = 16
+
 // Despeckle is a median filter that only touches specks: a pixel is
 // replaced by the median of its 3×3 neighbourhood only when it is darker
 // than all eight neighbours by more than thr gray levels (or lighter by as

@@ -15,13 +15,17 @@ type RescaleResult struct {
 }
 
 // Rescale scales g so that its characters are about target pixels high
-// (Tesseract reads best with capitals around 25–35 px, i.e. ~300 DPI for
-// receipt print), within [0.25, 4]× and at most maxPixels pixels (0 means no
+// (Tesseract's fast English model read receipts best with capitals and
+// digits about 20 px high, ~300 DPI for receipt print: docs/OCR.md), within [0.25, 4]× and at most maxPixels pixels (0 means no
 // cap). Text already within the factor 1+tolerance of target is left alone
 // (a resampling blurs a little and costs time), as are images whose text
 // height cannot be measured.
 func Rescale(g *image.Gray, target, tolerance float64, maxPixels int64) (*image.Gray, RescaleResult) {
-	th := TextHeight(g)
+	return rescale(g, TextHeight(g), target, tolerance, maxPixels)
+}
+
+// rescale is Rescale with the text height th already measured.
+func rescale(g *image.Gray, th, target, tolerance float64, maxPixels int64) (*image.Gray, RescaleResult) {
 	res := RescaleResult{TextHeight: th, Scale: 1}
 	if th <= 0 || target <= 0 {
 		return g, res

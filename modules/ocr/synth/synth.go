@@ -90,6 +90,10 @@ type Options struct {
 	// levels; Speckle is the fraction of pixels set to random black or white.
 	Noise   float64
 	Speckle float64
+	// Shade darkens the page from left to right, by this fraction at the
+	// right edge (0.4: a shadow that takes 40 % of the light), as a hand or
+	// a phone over the receipt does.
+	Shade float64
 	// Border draws a dark frame this many pixels wide around the page, as a
 	// scanner lid leaves.
 	Border int
@@ -125,8 +129,8 @@ func face(o Options) (font.Face, error) {
 }
 
 // Render draws r's lines and applies o's distortions, in the order a real
-// receipt suffers them: print (ink, paper), camera (rotation, blur), sensor
-// (noise, speckle), scanner (border).
+// receipt suffers them: print (ink, paper), camera (rotation, blur, shade),
+// sensor (noise, speckle), scanner (border).
 func Render(r Receipt, o Options) (*image.Gray, error) {
 	f, err := face(o)
 	if err != nil {
@@ -160,6 +164,15 @@ func Render(r Receipt, o Options) (*image.Gray, error) {
 	}
 	if o.Blur > 0 {
 		out = boxBlur(out, o.Blur)
+	}
+	if o.Shade > 0 {
+		w := float64(out.Rect.Dx())
+		for y := 0; y < out.Rect.Dy(); y++ {
+			row := out.Pix[y*out.Stride : y*out.Stride+out.Rect.Dx()]
+			for x, v := range row {
+				row[x] = uint8(float64(v) * (1 - o.Shade*float64(x)/w))
+			}
+		}
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 7))
 	if o.Noise > 0 || o.Speckle > 0 {
@@ -246,4 +259,33 @@ func boxBlur(g *image.Gray, r int) *image.Gray {
 		}
 	}
 	return out
+}
+
+// Photo returns distortions drawn at random for seed, within what phone
+// photos and cheap scans of receipts show: small print to large, turned up
+// to 8°, some blur, faded ink, yellowed paper, shadows, noise, specks and
+// scanner borders. The same seed gives the same options.
+func Photo(seed uint64) Options {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	o := Options{
+		FontSize: 14 + 14*r.Float64(),
+		Rotate:   16*r.Float64() - 8,
+		Ink:      uint8(20 + r.IntN(120)),
+		Paper:    uint8(200 + r.IntN(50)),
+		Noise:    10 * r.Float64(),
+		Seed:     seed,
+	}
+	if r.IntN(3) == 0 {
+		o.Blur = 1
+	}
+	if r.IntN(2) == 0 {
+		o.Shade = 0.5 * r.Float64()
+	}
+	if r.IntN(3) == 0 {
+		o.Speckle = 0.003 * r.Float64()
+	}
+	if r.IntN(3) == 0 {
+		o.Border = 15 + r.IntN(25)
+	}
+	return o
 }
