@@ -37,6 +37,13 @@ func (a *App) build(name string) (Module, error) {
 				}
 				return ocr.CompilePatterns(ps.Set())
 			},
+			PatternVersion: func(ctx context.Context, version string) (extract.Patterns, error) {
+				ps, err := dp.PatternSetVersion(ctx, version)
+				if err != nil {
+					return nil, err
+				}
+				return ocr.CompilePatterns(ps.Set())
+			},
 			PatternChannel: datapool.PatternsChannel(a.p.Cache),
 		})
 		if err != nil {

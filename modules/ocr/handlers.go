@@ -150,3 +150,24 @@ func (m *Module) handleReloadPatterns(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"pattern_set": v})
 }
+
+// handleGetRouting serves GET /ocr/v2/routing: the releases requests go to.
+func (m *Module) handleGetRouting(c *gin.Context) {
+	c.JSON(http.StatusOK, m.svc.Routing())
+}
+
+// handlePutRouting serves PUT /ocr/v2/routing: the deployment manager (or
+// an operator) moves traffic between releases. The pattern sets the
+// releases pin are loaded before the switch; on any error nothing changes.
+func (m *Module) handlePutRouting(c *gin.Context) {
+	var r Routing
+	if err := server.DecodeJSON(c, &r); err != nil {
+		server.Error(c, err)
+		return
+	}
+	if err := m.svc.SetRouting(c.Request.Context(), r); err != nil {
+		server.Error(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, m.svc.Routing())
+}

@@ -40,6 +40,9 @@ type Deps struct {
 	// Patterns loads the learned pattern set (the data pool's active one);
 	// nil means rules only.
 	Patterns PatternLoader
+	// PatternVersion loads one version, for releases that pin it; nil
+	// refuses such releases.
+	PatternVersion VersionLoader
 	// PatternChannel is the Redis channel that announces activations
 	// (Cache's client listens); PatternPoll the safety-net reload period.
 	PatternChannel string
@@ -81,6 +84,7 @@ func New(cfg config.OCRConfig, d Deps) (*Module, error) {
 	svc := newService(cfg, eng, log, m, out)
 	log.Info("ocr ready", "engine", eng.Version(), "workers", cap(svc.slots), "openmp_thread_limit_at_start", engine.OpenMPThreadLimit())
 	mod := &Module{cfg: cfg, log: log, svc: svc}
+	svc.SetVersionLoader(d.PatternVersion)
 	if d.Patterns != nil {
 		svc.SetPatternLoader(d.Patterns)
 		poll := d.PatternPoll
@@ -127,6 +131,10 @@ func (m *Module) Routes() []server.Route {
 			Handler: m.handleExtract},
 		{Method: http.MethodPost, Path: "/ocr/v2/patterns/reload", Perm: auth.PermOCRAdmin, Action: "reload", Resource: "patterns",
 			Handler: m.handleReloadPatterns},
+		{Method: http.MethodGet, Path: "/ocr/v2/routing", Perm: auth.PermOCRAdmin, Action: "read", Resource: "routing",
+			Handler: m.handleGetRouting},
+		{Method: http.MethodPut, Path: "/ocr/v2/routing", Perm: auth.PermOCRAdmin, Action: "update", Resource: "routing",
+			Handler: m.handlePutRouting},
 	}
 }
 

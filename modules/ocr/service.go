@@ -18,9 +18,9 @@ import (
 	"github.com/ocrpool/ocrpool/modules/platform/version"
 )
 
-// BuiltinRelease names the release served until the deployment module
-// routes requests to learned releases: the rules compiled into this binary
-// plus whatever pattern set is loaded.
+// BuiltinRelease names the release served until a routing (routing.go)
+// says otherwise: the rules compiled into this binary plus the active
+// pattern set.
 const BuiltinRelease = "builtin"
 
 // MaxTextBytes is the longest text /ocr/extract accepts; receipts are a few
@@ -52,6 +52,10 @@ type Service struct {
 	patterns patternHolder
 	// patternErr is the outcome of the last pattern reload (learned.go).
 	patternErr atomic.Pointer[patternState]
+	// routing picks each request's release (routing.go); versions loads
+	// the pattern sets releases pin.
+	routing  atomic.Pointer[routing]
+	versions VersionLoader
 }
 
 // PreprocessOptions turns the config section into pipeline options.
@@ -132,7 +136,7 @@ func newService(cfg config.OCRConfig, eng engine.Engine, log *slog.Logger, m *me
 	case "mdy":
 		order = extract.DateOrderMDY
 	}
-	return &Service{
+	s := &Service{
 		cfg:       cfg,
 		log:       log,
 		eng:       eng,
@@ -145,6 +149,8 @@ func newService(cfg config.OCRConfig, eng engine.Engine, log *slog.Logger, m *me
 		metrics:   m,
 		outcomes:  out,
 	}
+	s.routing.Store(&routing{Routing: DefaultRouting()})
+	return s
 }
 
 // Process reads a receipt image. Errors are *apierr.Error: the codes of
@@ -197,10 +203,11 @@ func (s *Service) Process(ctx context.Context, image []byte, opts Options) (res 
 		return Result{}, apierr.New(apierr.Unprocessable, "OCR could not read the image")
 	}
 
-	res = s.extract(txt.Text, timings)
+	rel := s.release(opts)
+	res = s.extract(txt.Text, timings, rel)
 	conf := txt.Confidence
 	if s.cfg.SecondRead && (res.Fields.Amount == nil || res.Fields.Date == nil) {
-		s.secondRead(ctx, dec, &res, &conf, step)
+		s.secondRead(ctx, dec, &res, &conf, step, rel)
 	}
 	res.OCRConfidence = &conf
 	res.Versions.Engine = s.eng.Version()
@@ -215,7 +222,7 @@ func (s *Service) Process(ctx context.Context, image []byte, opts Options) (res 
 // line the first got wrong. Fields the first read lacks are taken from the
 // second (their source marked "@read2"), and the text becomes both reads.
 // A failure of the second read leaves the first result as it was.
-func (s *Service) secondRead(ctx context.Context, dec preprocess.Decoded, res *Result, conf *float64, step func(string, time.Duration)) {
+func (s *Service) secondRead(ctx context.Context, dec preprocess.Decoded, res *Result, conf *float64, step func(string, time.Duration), rel release) {
 	t := time.Now()
 	img, _, err := preprocess.Run(ctx, dec, s.plain)
 	if err != nil {
@@ -226,7 +233,7 @@ func (s *Service) secondRead(ctx context.Context, dec preprocess.Decoded, res *R
 	if err != nil {
 		return
 	}
-	second := s.extract(txt.Text, map[string]float64{})
+	second := s.extract(txt.Text, map[string]float64{}, rel)
 	filled := 0
 	fill := func(dst **Field, src *Field) {
 		if *dst == nil && src != nil {
@@ -264,20 +271,32 @@ func (s *Service) Extract(ctx context.Context, text string, opts Options) (res R
 	if err := ctx.Err(); err != nil {
 		return Result{}, ctxErr(err)
 	}
-	res = s.extract(text, map[string]float64{})
+	res = s.extract(text, map[string]float64{}, s.release(opts))
 	res.TimingsMS["total"] = ms(time.Since(start))
 	return res, nil
 }
 
-func (s *Service) extract(text string, timings map[string]float64) Result {
+// release is a request's release, chosen once so that both reads of a
+// receipt apply the same one.
+type release struct {
+	name     string
+	patterns extract.Patterns
+}
+
+func (s *Service) release(opts Options) release {
+	name, p := s.route(opts.RoutingKey)
+	return release{name: name, patterns: p}
+}
+
+func (s *Service) extract(text string, timings map[string]float64, rel release) Result {
 	t := time.Now()
-	p := s.patterns.get()
+	p := rel.patterns
 	ex := extract.New(extract.Options{ReferenceDate: time.Now(), DateOrder: s.dateOrder, DefaultCurrency: s.cfg.DefaultCurrency})
 	f := ex.Extract(text, p)
 	d := time.Since(t)
 	timings["extract"] = ms(d)
 	s.metrics.steps.WithLabelValues("extract").Observe(d.Seconds())
-	v := Versions{Release: BuiltinRelease, Rules: s.rules}
+	v := Versions{Release: rel.name, Rules: s.rules}
 	if p != nil {
 		v.PatternSet = p.Version()
 	}
@@ -308,12 +327,15 @@ func (s *Service) finish(endpoint string, start time.Time, res *Result, err erro
 	}
 	s.metrics.requests.WithLabelValues(endpoint, result).Inc()
 	o := Outcome{
-		Release: BuiltinRelease, Rules: s.rules, PatternSet: s.patterns.version(),
-		Endpoint: endpoint, App: opts.App, Success: err == nil, Duration: time.Since(start), At: time.Now(),
+		Rules: s.rules, Endpoint: endpoint, App: opts.App, Success: err == nil, Duration: time.Since(start), At: time.Now(),
 	}
 	if err != nil {
+		// The release the request was (or would have been) routed to, so a
+		// candidate's failures count against it.
+		o.Release, _ = s.route(opts.RoutingKey)
 		o.Code = apierr.CodeOf(err)
 	} else {
+		o.Release = res.Versions.Release
 		o.PatternSet = res.Versions.PatternSet
 		o.OCRConfidence = res.OCRConfidence
 		o.Confidences = map[string]float64{}
