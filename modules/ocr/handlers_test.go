@@ -223,7 +223,7 @@ func TestExtractHandler(t *testing.T) {
 type fixedPatterns struct{ v string }
 
 func (p fixedPatterns) Version() string { return p.v }
-func (p fixedPatterns) Match(text string) []extract.PatternHit {
+func (p fixedPatterns) Match(text string, _ map[string]string) []extract.PatternHit {
 	if strings.Contains(text, "GREEN LEAF") {
 		return []extract.PatternHit{{Field: "merchant", Value: "Green Leaf Café", Confidence: 0.99, PatternID: "p1"}}
 	}

@@ -12,8 +12,12 @@ import (
 	"github.com/ocrpool/ocrpool/modules/platform/apierr"
 )
 
-// learned adapts a compiled pattern set to what extraction applies.
-type learned struct{ m *patternset.Matcher }
+// learned adapts a compiled pattern set to what extraction applies: its
+// matcher, and the merchants it knows looked up by name in the header.
+type learned struct {
+	m     *patternset.Matcher
+	names *patternset.Names
+}
 
 // CompilePatterns compiles a learned pattern set for extraction.
 func CompilePatterns(s *patternset.Set) (extract.Patterns, error) {
@@ -21,13 +25,25 @@ func CompilePatterns(s *patternset.Set) (extract.Patterns, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiling pattern set %s: %w", s.Version, err)
 	}
-	return learned{m}, nil
+	return learned{m: m, names: patternset.NewNames(s, patternset.FieldMerchant)}, nil
 }
 
 func (l learned) Version() string { return l.m.Version() }
 
-func (l learned) Match(text string) []extract.PatternHit {
-	hits := l.m.Match(text)
+// Match returns the known merchants named in the text (the rules' guess
+// first: when the header line they took is a known name, misread or not,
+// both agree), then the matcher's hits. A merchant found by name stands in
+// for the guess: its learned category applies.
+func (l learned) Match(text string, guesses map[string]string) []extract.PatternHit {
+	names := l.names.Match(text)
+	if g, ok := l.names.Guess(guesses["merchant"]); ok {
+		names = append([]patternset.Hit{g}, names...)
+	}
+	original := map[string]string{patternset.FieldMerchant: guesses["merchant"]}
+	if len(names) > 0 {
+		original[patternset.FieldMerchant] = names[0].Value
+	}
+	hits := append(names, l.m.MatchWithOriginal(text, original)...)
 	out := make([]extract.PatternHit, 0, len(hits))
 	for _, h := range hits {
 		out = append(out, extract.PatternHit{Field: h.Field, Value: h.Value, Confidence: h.Confidence, PatternID: h.PatternID})

@@ -73,7 +73,11 @@ func (e *Extractor) Extract(text string, p Patterns) Fields {
 	version := ""
 	if p != nil {
 		version = p.Version()
-		hits = groupHits(p.Match(text))
+		guesses := map[string]string{}
+		if f.Merchant != nil {
+			guesses["merchant"] = f.Merchant.Value
+		}
+		hits = groupHits(p.Match(text, guesses))
 	}
 	e.override(&f.Merchant, "merchant", hits["merchant"], version, true)
 

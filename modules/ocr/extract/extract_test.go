@@ -16,7 +16,7 @@ type fakePatterns struct {
 }
 
 func (p *fakePatterns) Version() string { return p.version }
-func (p *fakePatterns) Match(text string) []PatternHit {
+func (p *fakePatterns) Match(text string, _ map[string]string) []PatternHit {
 	if p.phrase != "" && !strings.Contains(strings.ToUpper(text), p.phrase) {
 		return nil
 	}

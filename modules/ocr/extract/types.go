@@ -30,5 +30,8 @@ type PatternHit struct {
 // Patterns is a learned pattern set (from the data pool); nil means none.
 type Patterns interface {
 	Version() string
-	Match(text string) []PatternHit
+	// Match applies the set to a receipt's text. guesses are the values the
+	// rules found, by field ("merchant": the header line read): a learned
+	// alias turns a known misreading into the right value.
+	Match(text string, guesses map[string]string) []PatternHit
 }
