@@ -344,13 +344,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	runs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ocrpool_job_runs_total",
 		Help: "Scheduled job ticks by outcome: success, error, or skipped_locked (another replica ran it).",
-	}, []string{"job", "result"})
+	}, []string{"task", "result"})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "ocrpool_job_duration_seconds",
 		Help: "Duration of scheduled job runs, successful or not.",
 		// Jobs range from sub-second sweeps to hour-long training runs.
 		Buckets: []float64{0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600},
-	}, []string{"job"})
+	}, []string{"task"})
 
 	var err error
 	if runs, err = register(reg, runs); err != nil {

@@ -523,7 +523,7 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 func counterValue(t *testing.T, reg *prometheus.Registry, job, result string) float64 {
 	t.Helper()
 	m := findMetric(t, reg, "ocrpool_job_runs_total", func(m *dto.Metric) bool {
-		return hasLabels(m, map[string]string{"job": job, "result": result})
+		return hasLabels(m, map[string]string{"task": job, "result": result})
 	})
 	if m == nil {
 		return 0
@@ -534,7 +534,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, job, result string) fl
 func histogramCount(t *testing.T, reg *prometheus.Registry, job string) uint64 {
 	t.Helper()
 	m := findMetric(t, reg, "ocrpool_job_duration_seconds", func(m *dto.Metric) bool {
-		return hasLabels(m, map[string]string{"job": job})
+		return hasLabels(m, map[string]string{"task": job})
 	})
 	if m == nil {
 		return 0
