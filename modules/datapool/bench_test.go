@@ -206,10 +206,12 @@ func BenchmarkIngestSingle(b *testing.B) {
 	}
 	b.ResetTimer()
 
+	cpu0 := cpuNow()
 	bareWall, bareLat := parallel(b, clients, n, func(i int) error {
 		_, err := e.sqlDB.ExecContext(context.Background(), insert, rowArgs(&bare[i], e.db.Dialect)...)
 		return err
 	})
+	cpu1 := cpuNow()
 	httpWall, httpLat := parallel(b, clients, n, func(i int) error {
 		resp, err := e.http.Post(e.url+"/corrections/ingest", "application/json", bytes.NewReader(bodies[i]))
 		if err != nil {
@@ -222,9 +224,12 @@ func BenchmarkIngestSingle(b *testing.B) {
 		}
 		return nil
 	})
+	cpu2 := cpuNow()
 	b.StopTimer()
 	bareRate := float64(n) / bareWall.Seconds()
 	httpRate := float64(n) / httpWall.Seconds()
+	cpu1.report(b, cpu0, n, "bare")
+	cpu2.report(b, cpu1, n, "ingest")
 	b.ReportMetric(bareRate, "bare_insert/s")
 	b.ReportMetric(httpRate, "ingest/s")
 	b.ReportMetric(100*httpRate/bareRate, "ratio_%")
@@ -263,6 +268,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 	defer conn.Close()
 	b.ResetTimer()
 
+	cpu0 := cpuNow()
 	t0 := time.Now()
 	for k := 0; k < n; k++ {
 		err := conn.Raw(func(dc any) error {
@@ -275,6 +281,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 		}
 	}
 	copyWall := time.Since(t0)
+	cpu1 := cpuNow()
 	t0 = time.Now()
 	for k := 0; k < n; k++ {
 		resp, err := e.http.Post(e.url+"/corrections/ingest", "application/json", bytes.NewReader(bodies[k]))
@@ -288,12 +295,60 @@ func BenchmarkIngestBatch(b *testing.B) {
 		}
 	}
 	httpWall := time.Since(t0)
+	cpu2 := cpuNow()
 	b.StopTimer()
+	cpu1.report(b, cpu0, n*batch, "copy")
+	cpu2.report(b, cpu1, n*batch, "ingest")
 	copyRate := float64(n*batch) / copyWall.Seconds()
 	httpRate := float64(n*batch) / httpWall.Seconds()
 	b.ReportMetric(copyRate, "copy_rows/s")
 	b.ReportMetric(httpRate, "ingest_rows/s")
 	b.ReportMetric(100*httpRate/copyRate, "ratio_%")
+}
+
+// cpuTimes are CPU seconds used so far by this process (the server and
+// the benchmark's clients) and by the local PostgreSQL's processes. On a
+// shared machine wall-clock rates swing with other load; CPU per row is
+// what one path costs whatever else runs.
+type cpuTimes struct{ self, pg float64 }
+
+func cpuNow() cpuTimes {
+	var c cpuTimes
+	c.self = procCPU("self")
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if d.Name()[0] < '0' || d.Name()[0] > '9' {
+			continue
+		}
+		if comm, err := os.ReadFile("/proc/" + d.Name() + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "postgres" {
+			c.pg += procCPU(d.Name())
+		}
+	}
+	return c
+}
+
+// procCPU is utime+stime of /proc/<pid>/stat in seconds (0 when unreadable).
+func procCPU(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's closing parenthesis: utime and stime
+	// are the 12th and 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// report adds the CPU per row of the phase from since to c: Go process and
+// PostgreSQL (zero when PostgreSQL runs elsewhere).
+func (c cpuTimes) report(b *testing.B, since cpuTimes, rows int, name string) {
+	b.ReportMetric((c.self-since.self)*1e6/float64(rows), name+"_go_cpu_us/row")
+	b.ReportMetric((c.pg-since.pg)*1e6/float64(rows), name+"_pg_cpu_us/row")
 }
 
 // exportRowsWanted is how many rows BenchmarkExport seeds:
@@ -471,6 +526,43 @@ func BenchmarkPrepare(b *testing.B) {
 // BenchmarkDecodeIngest is the CPU of decoding one correction's JSON.
 func BenchmarkDecodeIngest(b *testing.B) {
 	body := mustJSON(b, sample())
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, _, _, err := decodeIngest(body, 1000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGroupInsert is the store's side of a group commit: groups of
+// 1, 16 and 128 prepared rows stored with one statement, with the CPU per
+// row of this process and of PostgreSQL.
+func BenchmarkGroupInsert(b *testing.B) {
+	for _, size := range []int{1, 16, 128} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			e := newBenchEnv(b)
+			rows := e.preparedRows(b, benchCorrections(b.N*size))
+			ctx := context.Background()
+			b.ResetTimer()
+			cpu0 := cpuNow()
+			for k := 0; k < b.N; k++ {
+				group := make([]*correctionRow, size)
+				for i := range group {
+					group[i] = &rows[k*size+i]
+				}
+				if _, err := e.svc.store.insertCheckedRows(ctx, group); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpuNow().report(b, cpu0, b.N*size, "insert")
+		})
+	}
+}
+
+// BenchmarkDecodeIngestBatch is the wall time of decoding a body of 1,000
+// corrections (which may use every core).
+func BenchmarkDecodeIngestBatch(b *testing.B) {
+	body := mustJSON(b, map[string]any{"corrections": benchCorrections(1000)})
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if _, _, _, err := decodeIngest(body, 1000); err != nil {

@@ -60,9 +60,13 @@
 //  5. Store with INSERT … ON CONFLICT (source_app, source_correction_id) DO
 //     NOTHING, then read the stored row for those that did not insert: same
 //     content fingerprint → duplicate, else 409. Concurrent identical
-//     requests therefore make one row. One correction is one statement (the
-//     duplicate-receipt rule runs inside it); a PostgreSQL batch of 50 or
-//     more goes through COPY into a temporary table and one INSERT … SELECT.
+//     requests therefore make one row. Single corrections that arrive
+//     together are group-committed (groupcommit.go): one multi-row INSERT
+//     and one commit for whatever is queued while the previous one runs,
+//     with the duplicate-receipt rule inside the statement and each request
+//     answered on its own. A PostgreSQL batch of 50 or more is COPied
+//     straight into the table; when a source id is stored already, through
+//     a temporary table and one INSERT … SELECT instead.
 //  6. Publish an event per stored row after commit: from a queue drained in
 //     the background while the module runs, synchronously otherwise (the
 //     CLI). A Redis outage is logged and counted, never fails the ingest.

@@ -146,19 +146,20 @@ func eventOf(p *prepared) Event {
 	return e
 }
 
-// values is the stream entry of e.
-func (e Event) values() map[string]any {
-	return map[string]any{
-		"id":                 e.ID,
-		"source_app":         e.SourceApp,
-		"source_environment": e.SourceEnvironment,
-		"fields_corrected":   strings.Join(e.FieldsCorrected, ","),
-		"model_version":      e.ModelVersion,
-		"prompt_version":     e.PromptVersion,
-		"pattern_version":    e.PatternVersion,
-		"quality":            e.Quality,
-		"is_outlier":         strconv.FormatBool(e.IsOutlier),
-		"created_at":         e.CreatedAt,
+// values is the stream entry of e as field, value pairs: a slice, not a
+// map, since a batch publishes a thousand of them at once.
+func (e Event) values() []string {
+	return []string{
+		"id", e.ID,
+		"source_app", e.SourceApp,
+		"source_environment", e.SourceEnvironment,
+		"fields_corrected", strings.Join(e.FieldsCorrected, ","),
+		"model_version", e.ModelVersion,
+		"prompt_version", e.PromptVersion,
+		"pattern_version", e.PatternVersion,
+		"quality", e.Quality,
+		"is_outlier", strconv.FormatBool(e.IsOutlier),
+		"created_at", e.CreatedAt,
 	}
 }
 

@@ -261,3 +261,30 @@ func FuzzIngestHandler(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValueUnmarshal: Value's fast path for plain strings reads exactly
+// what encoding/json reads, for any JSON string (escaped or raw, valid
+// UTF-8 or not).
+func FuzzValueUnmarshal(f *testing.F) {
+	for _, s := range []string{"", "Starbucks", "RM 1.234,50", `a"b`, `back\slash`, "tab\there", "caf\u00e9", "\xff\xfe", "line\nbreak", `\u0041`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		encoded, _ := json.Marshal(s)
+		for _, b := range [][]byte{encoded, []byte(`"` + s + `"`)} {
+			var want string
+			wantErr := json.Unmarshal(b, &want)
+			var got struct {
+				V Value `json:"v"`
+			}
+			body := append(append([]byte(`{"v":`), b...), '}')
+			gotErr := json.Unmarshal(body, &got)
+			if (gotErr == nil) != (wantErr == nil) {
+				t.Fatalf("%q: error %v, encoding/json %v", b, gotErr, wantErr)
+			}
+			if gotErr == nil && string(got.V) != want {
+				t.Fatalf("%q: Value %q, encoding/json %q", b, got.V, want)
+			}
+		}
+	})
+}

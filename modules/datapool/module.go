@@ -121,6 +121,7 @@ func NewService(cfg config.DatapoolConfig, d Deps) (*Service, error) {
 		s.events = &publisher{rdb: d.Cache.Client, key: d.Cache.Key(StreamKeyParts...),
 			maxLen: StreamMaxLen, log: d.Log, failed: m.eventsFailed}
 	}
+	s.commits = newGroupCommitter(st, d.Log, s.afterStore)
 	s.initPatterns(d)
 	return s, nil
 }
@@ -171,11 +172,14 @@ func (m *Module) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop implements modules.Module: it publishes the queued events and
-// stops following pattern activations and delivering webhooks (pending
-// deliveries stay in the database for the next start).
+// Stop implements modules.Module: it stores the queued corrections,
+// publishes the queued events and stops following pattern activations and
+// delivering webhooks (pending deliveries stay in the database for the
+// next start).
 func (m *Module) Stop(ctx context.Context) error {
-	return errors.Join(m.svc.webhooks.Stop(ctx), m.svc.serving.Stop(ctx), m.svc.events.stop(ctx))
+	// Queued corrections are stored first: their events go out with the rest.
+	stored := m.svc.commits.drain(ctx)
+	return errors.Join(stored, m.svc.webhooks.Stop(ctx), m.svc.serving.Stop(ctx), m.svc.events.stop(ctx))
 }
 
 // metrics are the module's Prometheus metrics.

@@ -604,7 +604,7 @@ func isTimeWord(s string) bool {
 // dateTokens splits s into digit runs and letter runs with the separator
 // before each. It fails on characters that have no place in a date.
 func dateTokens(s string) ([]dateToken, bool) {
-	var toks []dateToken
+	toks := make([]dateToken, 0, 4) // a date has three, maybe a weekday
 	var sep strings.Builder
 	i := 0
 	for i < len(s) {

@@ -259,13 +259,15 @@ func maskNumbers(s string) (string, int) {
 	}
 	var spans []span
 	hits := 0
+	// One slice for every run's groups: a receipt has dozens of runs.
+	groups := make([]digitGroup, 0, 8)
 	for i := 0; i < len(s); {
 		if !isDigit(s[i]) {
 			i++
 			continue
 		}
 		// Collect the run starting at i.
-		groups := []digitGroup{}
+		groups = groups[:0]
 		j := i
 		sep := ""
 		for {
@@ -297,9 +299,12 @@ func maskNumbers(s string) (string, int) {
 			}
 		}
 		// The visible last four of an already masked card ("**** 1234",
-		// "****1234") stay as they are.
-		cardTail := (runStart >= 1 && s[runStart-1] == '*') ||
-			(runStart >= 2 && s[runStart-2] == '*' && (s[runStart-1] == ' ' || s[runStart-1] == '-'))
+		// "****1234") stay as they are. Masking leaves exactly four digits
+		// there; more after a '*' may be a whole card ("*4111111111111111")
+		// and are looked at like any other run.
+		cardTail := groups[0].end-groups[0].start <= 4 &&
+			((runStart >= 1 && s[runStart-1] == '*') ||
+				(runStart >= 2 && s[runStart-2] == '*' && (s[runStart-1] == ' ' || s[runStart-1] == '-')))
 		if cardTail {
 			groups[0].masked = true
 		}

@@ -42,6 +42,9 @@ func TestMaskText(t *testing.T) {
 		{"GSTReg", "GST REG 001234567890", "GST REG 001234567890", 0},
 		{"Mixed", "jo@ex.com 4111111111111111 +44 20 7946 0958",
 			"***@ex.com ************1111 [phone]", 3},
+		{"CardAfterStar", "*1111111111112", "**********1112", 1},
+		{"CardAfterStars", "REF**4111111111111111 OK", "REF**************1111 OK", 1},
+		{"MaskedTailAfterStar", "VISA ****4242 12.50", "VISA ****4242 12.50", 0},
 		{"Empty", "", "", 0},
 		{"Unicode", "Café — 4111 1111 1111 1111 ✓", "Café — **** **** **** 1111 ✓", 1},
 	}

@@ -127,7 +127,7 @@ func consistency(upperText string, n normalized, categoryKnown bool) float64 {
 		check(containsAny(upperText, amountSpellings(*n.amount)))
 	}
 	if n.date != "" {
-		check(containsAny(upperText, dateSpellings(n.date)))
+		check(dateSpelledIn(upperText, n.date))
 	}
 	if n.category != "" {
 		check(categoryKnown)
@@ -188,32 +188,84 @@ func groupThousands(digits string) string {
 
 var monthAbbr = [...]string{"", "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
 
-// dateSpellings are the usual receipt spellings of an ISO date, upper
-// case. (Built by hand: this runs for every correction.)
-func dateSpellings(iso string) []string {
+// dateSpelledIn reports whether upperText holds the ISO date in one of
+// the usual receipt spellings (upper case). It builds one spelling at a
+// time and stops at the first found: this runs for every correction, and
+// building all 21 would cost as many allocations.
+func dateSpelledIn(upperText, iso string) bool {
 	if !isoDateLayout(iso) {
-		return nil
+		return false
 	}
 	y, m, d := iso[:4], iso[5:7], iso[8:10]
 	mi := atoi(m)
 	if mi < 1 || mi > 12 {
-		return nil
+		return false
 	}
 	yy := y[2:]
 	d1, m1 := strings.TrimPrefix(d, "0"), strings.TrimPrefix(m, "0")
-	mon, long := monthAbbr[mi], strings.ToUpper(monthLong[mi])
-	return []string{
-		iso, y + "/" + m + "/" + d,
-		d + "/" + m + "/" + y, d + "-" + m + "-" + y, d + "." + m + "." + y,
-		d + "/" + m + "/" + yy, d + "-" + m + "-" + yy, d + "." + m + "." + yy,
-		d1 + "/" + m1 + "/" + y, d1 + "/" + m1 + "/" + yy,
-		m + "/" + d + "/" + y, m1 + "/" + d1 + "/" + y,
-		d1 + " " + mon + " " + y, d + " " + mon + " " + y, d1 + "-" + mon + "-" + yy,
-		d + "-" + mon + "-" + y, d + mon + yy,
-		mon + " " + d1 + ", " + y, mon + " " + d1 + " " + y,
-		d1 + " " + long + " " + y, long + " " + d1 + ", " + y,
+	mon, long := monthAbbr[mi], monthUpper[mi]
+	for i := 0; ; i++ {
+		var sp string
+		switch i {
+		case 0:
+			sp = iso
+		case 1:
+			sp = y + "/" + m + "/" + d
+		case 2:
+			sp = d + "/" + m + "/" + y
+		case 3:
+			sp = d + "-" + m + "-" + y
+		case 4:
+			sp = d + "." + m + "." + y
+		case 5:
+			sp = d + "/" + m + "/" + yy
+		case 6:
+			sp = d + "-" + m + "-" + yy
+		case 7:
+			sp = d + "." + m + "." + yy
+		case 8:
+			sp = d1 + "/" + m1 + "/" + y
+		case 9:
+			sp = d1 + "/" + m1 + "/" + yy
+		case 10:
+			sp = m + "/" + d + "/" + y
+		case 11:
+			sp = m1 + "/" + d1 + "/" + y
+		case 12:
+			sp = d1 + " " + mon + " " + y
+		case 13:
+			sp = d + " " + mon + " " + y
+		case 14:
+			sp = d1 + "-" + mon + "-" + yy
+		case 15:
+			sp = d + "-" + mon + "-" + y
+		case 16:
+			sp = d + mon + yy
+		case 17:
+			sp = mon + " " + d1 + ", " + y
+		case 18:
+			sp = mon + " " + d1 + " " + y
+		case 19:
+			sp = d1 + " " + long + " " + y
+		case 20:
+			sp = long + " " + d1 + ", " + y
+		default:
+			return false
+		}
+		if strings.Contains(upperText, sp) {
+			return true
+		}
 	}
 }
+
+// monthUpper are the month names in upper case, for dateSpelledIn.
+var monthUpper = func() [13]string {
+	var out [13]string
+	for i, m := range monthLong {
+		out[i] = strings.ToUpper(m)
+	}
+	return out
+}()
 
 func isoDateLayout(s string) bool {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {

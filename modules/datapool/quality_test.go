@@ -174,3 +174,49 @@ func TestOutliersStored(t *testing.T) {
 		})
 	}
 }
+
+// dateSpellingsList is the list dateSpelledIn goes through, written out
+// as a list: the reference it is tested against.
+func dateSpellingsList(iso string) []string {
+	if !isoDateLayout(iso) {
+		return nil
+	}
+	y, m, d := iso[:4], iso[5:7], iso[8:10]
+	mi := atoi(m)
+	if mi < 1 || mi > 12 {
+		return nil
+	}
+	yy := y[2:]
+	d1, m1 := strings.TrimPrefix(d, "0"), strings.TrimPrefix(m, "0")
+	mon, long := monthAbbr[mi], strings.ToUpper(monthLong[mi])
+	return []string{
+		iso, y + "/" + m + "/" + d,
+		d + "/" + m + "/" + y, d + "-" + m + "-" + y, d + "." + m + "." + y,
+		d + "/" + m + "/" + yy, d + "-" + m + "-" + yy, d + "." + m + "." + yy,
+		d1 + "/" + m1 + "/" + y, d1 + "/" + m1 + "/" + yy,
+		m + "/" + d + "/" + y, m1 + "/" + d1 + "/" + y,
+		d1 + " " + mon + " " + y, d + " " + mon + " " + y, d1 + "-" + mon + "-" + yy,
+		d + "-" + mon + "-" + y, d + mon + yy,
+		mon + " " + d1 + ", " + y, mon + " " + d1 + " " + y,
+		d1 + " " + long + " " + y, long + " " + d1 + ", " + y,
+	}
+}
+
+func TestDateSpelledIn(t *testing.T) {
+	dates := []string{"2024-03-12", "2024-11-05", "1999-01-01", "2024-12-31", "2024-13-01", "2024-00-10", "24-03-12", ""}
+	var texts []string
+	for _, d := range dates {
+		for _, sp := range dateSpellingsList(d) {
+			texts = append(texts, "DATE: "+sp+" 10:31\nTOTAL 12.50")
+		}
+	}
+	texts = append(texts, "", "NO DATE HERE", "12 MARCH 2024", "MARCH 12, 2024", "2024/3/12")
+	for _, d := range dates {
+		for _, text := range texts {
+			want := containsAny(text, dateSpellingsList(d))
+			if got := dateSpelledIn(text, d); got != want {
+				t.Errorf("dateSpelledIn(%q, %q) = %v, want %v", text, d, got, want)
+			}
+		}
+	}
+}

@@ -40,6 +40,7 @@ type Service struct {
 	mask      masker
 	taxonomy  *Taxonomy
 	events    *publisher // nil: no events (no Redis)
+	commits   *groupCommitter
 	metrics   *metrics
 	now       func() time.Time
 	merchants *merchantCache
@@ -172,11 +173,11 @@ func (s *Service) ingest(ctx context.Context, cs []Correction, pre []error) ([]I
 	var inserted int64
 	var err error
 	if single {
-		p := valid[0]
+		// Concurrent single corrections share one INSERT and one commit;
+		// the committer also runs afterStore for the row it inserts.
 		var ok bool
-		if ok, err = s.store.insertChecked(ctx, &p.row); ok {
+		if ok, err = s.commits.insert(ctx, valid[0]); ok {
 			inserted = 1
-			p.reasons = splitReasons(p.row.OutlierReason)
 		}
 	} else {
 		inserted, err = s.store.insertCorrections(ctx, rows)
@@ -226,7 +227,9 @@ func (s *Service) ingest(ctx context.Context, cs []Correction, pre []error) ([]I
 			r.Status = apierr.Status(r.Error.Code)
 		}
 	}
-	s.afterStore(ctx, stored)
+	if !single {
+		s.afterStore(ctx, stored)
+	}
 	return results, nil
 }
 

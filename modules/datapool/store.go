@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -224,8 +225,13 @@ type store struct {
 	db      *gorm.DB
 	sql     *sql.DB
 	dialect db.Dialect
-	// insertOne and insertCheck are the INSERTs of one row, built once.
-	insertOne, insertCheck string
+	// insertOne is the INSERT of one row, built once.
+	insertOne string
+	// insertUnnest is insertUnnestSQL (PostgreSQL).
+	insertUnnest string
+	// checked caches insertCheckedSQL by row count.
+	checkedMu sync.Mutex
+	checked   map[int]string
 	// pageSize is how many rows an export reads per query.
 	pageSize int
 }
@@ -235,9 +241,9 @@ func newStore(d *db.DB) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &store{db: d.Gorm, sql: sqlDB, dialect: d.Dialect, pageSize: exportPage}
+	s := &store{db: d.Gorm, sql: sqlDB, dialect: d.Dialect, pageSize: exportPage, checked: map[int]string{}}
 	s.insertOne = s.insertSQL(1)
-	s.insertCheck = s.insertCheckedSQL()
+	s.insertUnnest = insertUnnestSQL()
 	return s, nil
 }
 
@@ -429,12 +435,13 @@ func (s *store) insertCorrections(ctx context.Context, rows []correctionRow) (in
 	return inserted, dbError(tx.Commit(), "storing corrections")
 }
 
-// insertCheckedSQL is the INSERT of one row that also applies the
+// insertCheckedSQL is the INSERT of n rows that also applies the
 // duplicate-receipt rule in the same statement (one round trip instead of
 // a lookup and an insert): when a stored row has the same text_fingerprint
 // the row is stored as an outlier whose reason names that row. It returns
-// the final is_outlier and outlier_reason, or no row on a source-id clash.
-func (s *store) insertCheckedSQL() string {
+// the id, final is_outlier and outlier_reason of each inserted row; a row
+// whose source id is taken is skipped and returns nothing.
+func (s *store) insertCheckedSQL(n int) string {
 	ph := func(i int) string {
 		if s.dialect == db.Postgres {
 			return "$" + strconv.Itoa(i)
@@ -444,63 +451,274 @@ func (s *store) insertCheckedSQL() string {
 	idx := func(col string) int {
 		for i, c := range insertColumns {
 			if c == col {
-				return i + 1
+				return i
 			}
 		}
 		panic("no column " + col)
 	}
-	dup := "(SELECT MIN(CAST(id AS TEXT)) FROM corrections_master WHERE text_fingerprint = " + ph(idx("text_fingerprint")) + ")"
-	reason := "CAST(" + ph(idx("outlier_reason")) + " AS TEXT)"
-	vals := make([]string, len(insertColumns))
+	fpCol, outlierCol, reasonCol := idx("text_fingerprint"), idx("is_outlier"), idx("outlier_reason")
+	var b strings.Builder
+	b.Grow(128 + n*len(insertColumns)*12)
+	b.WriteString("INSERT INTO corrections_master (")
+	b.WriteString(insertColumnList)
+	b.WriteString(") VALUES ")
+	for r := 0; r < n; r++ {
+		base := r * len(insertColumns)
+		dup := "(SELECT MIN(CAST(id AS TEXT)) FROM corrections_master WHERE text_fingerprint = " + ph(base+fpCol+1) + ")"
+		reason := "CAST(" + ph(base+reasonCol+1) + " AS TEXT)"
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for i := range insertColumns {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			switch i {
+			case outlierCol:
+				b.WriteString("(" + ph(base+i+1) + " OR " + dup + " IS NOT NULL)")
+			case reasonCol:
+				b.WriteString("CASE WHEN " + dup + " IS NULL THEN " + reason + " ELSE COALESCE(" + reason +
+					" || '; ', '') || '" + reasonDuplicate + ": same text as correction ' || " + dup + " END")
+			default:
+				b.WriteString(ph(base + i + 1))
+			}
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(" ON CONFLICT (source_app, source_correction_id) DO NOTHING RETURNING CAST(id AS TEXT), is_outlier, outlier_reason")
+	return b.String()
+}
+
+// unnestCasts are the casts from the text of unnestArgs to the columns'
+// types on PostgreSQL; columns not named here are text, timestamptz or
+// boolean already.
+var unnestCasts = map[string]string{
+	"id": "uuid", "source_correction_id": "uuid", "ocr_confidence": "numeric", "original_inference": "jsonb",
+	"corrected_amount": "numeric", "corrected_date": "date", "fields_corrected": "text[]", "data_quality_score": "numeric",
+}
+
+// insertUnnestSQL is insertCheckedSQL for PostgreSQL with one array
+// parameter per column: the same text whatever the number of rows. The
+// duplicate-receipt lookup runs once per row (LATERAL).
+func insertUnnestSQL() string {
+	var params, cols, vals []string
 	for i, c := range insertColumns {
+		typ := "text[]"
+		switch c {
+		case "created_at", "ingested_at", "last_modified_at":
+			typ = "timestamptz[]"
+		case "is_outlier", "used_in_training":
+			typ = "boolean[]"
+		}
+		params = append(params, "$"+strconv.Itoa(i+1)+"::"+typ)
+		cols = append(cols, "c_"+c)
+		v := "v.c_" + c
+		if cast, ok := unnestCasts[c]; ok {
+			v += "::" + cast
+		}
 		switch c {
 		case "is_outlier":
-			vals[i] = "(" + ph(i+1) + " OR " + dup + " IS NOT NULL)"
+			v = "(v.c_is_outlier OR d.dup IS NOT NULL)"
 		case "outlier_reason":
-			vals[i] = "CASE WHEN " + dup + " IS NULL THEN " + reason + " ELSE COALESCE(" + reason +
-				" || '; ', '') || '" + reasonDuplicate + ": same text as correction ' || " + dup + " END"
+			v = "CASE WHEN d.dup IS NULL THEN v.c_outlier_reason ELSE COALESCE(v.c_outlier_reason || '; ', '') || '" +
+				reasonDuplicate + ": same text as correction ' || d.dup END"
+		}
+		vals = append(vals, v)
+	}
+	return "INSERT INTO corrections_master (" + insertColumnList + ") SELECT " + strings.Join(vals, ", ") +
+		" FROM unnest(" + strings.Join(params, ", ") + ") AS v(" + strings.Join(cols, ", ") + ")" +
+		" LEFT JOIN LATERAL (SELECT MIN(CAST(m.id AS TEXT)) AS dup FROM corrections_master m" +
+		" WHERE m.text_fingerprint = v.c_text_fingerprint) d ON true" +
+		" ON CONFLICT (source_app, source_correction_id) DO NOTHING RETURNING CAST(id AS TEXT), is_outlier, outlier_reason"
+}
+
+// unnestArgs are the column arrays of insertUnnestSQL: rowArgs turned
+// column-wise into []time.Time, []bool or []*string (nil is NULL).
+func unnestArgs(rows []*correctionRow) []any {
+	cols := make([]any, len(insertColumns))
+	for j := range insertColumns {
+		switch insertColumns[j] {
+		case "created_at", "ingested_at", "last_modified_at":
+			cols[j] = make([]time.Time, len(rows))
+		case "is_outlier", "used_in_training":
+			cols[j] = make([]bool, len(rows))
 		default:
-			vals[i] = ph(i + 1)
+			cols[j] = make([]*string, len(rows))
 		}
 	}
-	return "INSERT INTO corrections_master (" + insertColumnList + ") VALUES (" + strings.Join(vals, ", ") +
-		") ON CONFLICT (source_app, source_correction_id) DO NOTHING RETURNING is_outlier, outlier_reason"
+	for i, r := range rows {
+		for j, v := range rowArgs(r, db.Postgres) {
+			switch col := cols[j].(type) {
+			case []time.Time:
+				col[i] = v.(time.Time)
+			case []bool:
+				col[i] = v.(bool)
+			case []*string:
+				switch x := v.(type) {
+				case string:
+					col[i] = &x
+				case *string:
+					col[i] = x
+				}
+			}
+		}
+	}
+	return cols
+}
+
+// checkedSQL returns insertCheckedSQL(n), built once per n: group commits
+// repeat the same few sizes, and the text of a large one is long.
+func (s *store) checkedSQL(n int) string {
+	s.checkedMu.Lock()
+	defer s.checkedMu.Unlock()
+	q, ok := s.checked[n]
+	if !ok {
+		q = s.insertCheckedSQL(n)
+		s.checked[n] = q
+	}
+	return q
+}
+
+// execQuerier is what *sql.DB and *sql.Tx share.
+type execQuerier interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }
 
 // insertChecked inserts one row with the duplicate-receipt rule applied in
 // the statement (see insertCheckedSQL) and updates r's outlier columns to
 // what was stored. inserted is false when the source id was taken.
 func (s *store) insertChecked(ctx context.Context, r *correctionRow) (inserted bool, err error) {
-	var outlier bool
-	var reason sql.NullString
-	err = s.sql.QueryRowContext(ctx, s.insertCheck, rowArgs(r, s.dialect)...).Scan(&outlier, &reason)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, dbError(err, "storing the correction")
+	ins, err := s.insertCheckedRows(ctx, []*correctionRow{r})
+	if err != nil {
+		return false, err
 	}
-	r.IsOutlier, r.OutlierReason = outlier, nullString(reason)
-	return true, nil
+	return ins[0], nil
+}
+
+// insertCheckedRows stores rows in one statement and one transaction (a
+// group commit), each with the duplicate-receipt rule applied against the
+// stored rows and the rows before it in rows, and updates the outlier
+// columns of the inserted rows to what was stored. inserted[i] is false
+// when rows[i]'s (source_app, source_correction_id) was taken. The source
+// keys of rows must be distinct.
+func (s *store) insertCheckedRows(ctx context.Context, rows []*correctionRow) (inserted []bool, err error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	// Rows of one statement do not see each other (PostgreSQL's snapshot),
+	// so two rows with the same text need a second statement; only then is
+	// a transaction needed around the two.
+	if !sharedFingerprint(rows) {
+		inserted, err = s.insertReturning(ctx, s.sql, rows)
+		return inserted, dbError(err, "storing the correction")
+	}
+	tx, err := s.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, dbError(err, "storing the correction")
+	}
+	defer tx.Rollback()
+	if inserted, err = s.insertReturning(ctx, tx, rows); err != nil {
+		return nil, dbError(err, "storing the correction")
+	}
+	first := map[string]string{} // text fingerprint → id of the first inserted row
+	for i, r := range rows {
+		if !inserted[i] || r.TextFingerprint == nil {
+			continue
+		}
+		id, seen := first[*r.TextFingerprint]
+		if !seen {
+			first[*r.TextFingerprint] = r.ID
+			continue
+		}
+		if r.OutlierReason != nil && strings.Contains(*r.OutlierReason, reasonDuplicate+": same text as correction ") {
+			continue // flagged by the statement already (SQLite sees its earlier rows)
+		}
+		reason := reasonDuplicate + ": same text as correction " + id
+		if r.OutlierReason != nil && *r.OutlierReason != "" {
+			reason = *r.OutlierReason + "; " + reason
+		}
+		q := "UPDATE corrections_master SET is_outlier = " + s.placeholders(1, 1) + ", outlier_reason = " +
+			s.placeholders(2, 1) + " WHERE id = " + s.placeholders(3, 1)
+		if _, err := tx.ExecContext(ctx, q, true, reason, r.ID); err != nil {
+			return nil, dbError(err, "storing the correction")
+		}
+		r.IsOutlier, r.OutlierReason = true, &reason
+	}
+	return inserted, dbError(tx.Commit(), "storing the correction")
+}
+
+// sharedFingerprint reports whether two rows have the same text fingerprint.
+func sharedFingerprint(rows []*correctionRow) bool {
+	if len(rows) < 2 {
+		return false
+	}
+	seen := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		if r.TextFingerprint == nil {
+			continue
+		}
+		if seen[*r.TextFingerprint] {
+			return true
+		}
+		seen[*r.TextFingerprint] = true
+	}
+	return false
+}
+
+// insertReturning runs the checked INSERT of rows on q: on PostgreSQL
+// insertUnnestSQL, one statement text for any number of rows (prepared
+// once per connection, planned once); on SQLite insertCheckedSQL.
+func (s *store) insertReturning(ctx context.Context, q execQuerier, rows []*correctionRow) ([]bool, error) {
+	byID := make(map[string]int, len(rows))
+	for i, r := range rows {
+		byID[strings.ToLower(r.ID)] = i
+	}
+	var query string
+	var args []any
+	if s.dialect == db.Postgres {
+		query, args = s.insertUnnest, unnestArgs(rows)
+	} else {
+		query = s.checkedSQL(len(rows))
+		args = make([]any, 0, len(rows)*len(insertColumns))
+		for _, r := range rows {
+			args = append(args, rowArgs(r, s.dialect)...)
+		}
+	}
+	res, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	inserted := make([]bool, len(rows))
+	for res.Next() {
+		var id string
+		var outlier bool
+		var reason sql.NullString
+		if err := res.Scan(&id, &outlier, &reason); err != nil {
+			return nil, err
+		}
+		i, ok := byID[strings.ToLower(id)]
+		if !ok {
+			return nil, fmt.Errorf("the insert returned an unknown id %q", id)
+		}
+		inserted[i] = true
+		rows[i].IsOutlier, rows[i].OutlierReason = outlier, nullString(reason)
+	}
+	return inserted, res.Err()
 }
 
 // copyCorrections is insertCorrections for PostgreSQL batches. The rows
-// whose (source_app, source_correction_id) is not stored yet — usually all
-// of them — are COPied straight into corrections_master, as fast as a bulk
-// load gets. If another request stores one of those keys in between, the
-// COPY fails on the unique key and the batch goes the safe way instead:
-// COPY into a temporary table of this connection (emptied at commit) and one
-// INSERT … SELECT … ON CONFLICT DO NOTHING.
+// are COPied straight into corrections_master, as fast as a bulk load
+// gets: usually none of their (source_app, source_correction_id) is stored
+// yet, and looking that up first would cost every batch a query of its
+// own. When one is (a retried batch, a resumed import, a concurrent
+// request), the COPY fails on the unique key and changes nothing, and the
+// batch goes the safe way instead: COPY into a temporary table of this
+// connection (emptied at commit) and one INSERT … SELECT … ON CONFLICT DO
+// NOTHING. The caller tells retries from conflicts afterwards.
 func (s *store) copyCorrections(ctx context.Context, rows []correctionRow) (int64, error) {
-	keys := make([]sourceKey, len(rows))
-	for i := range rows {
-		keys[i] = sourceKey{rows[i].SourceApp, strings.ToLower(deref(rows[i].SourceCorrectionID))}
-	}
-	stored, err := s.correctionsBySource(ctx, keys)
-	if err != nil {
-		return 0, err
-	}
-	fresh := make([][]any, 0, len(rows))
 	all := make([][]any, len(rows))
 	for i := range rows {
 		v, err := copyValues(&rows[i])
@@ -508,12 +726,6 @@ func (s *store) copyCorrections(ctx context.Context, rows []correctionRow) (int6
 			return 0, err
 		}
 		all[i] = v
-		if _, ok := stored[keys[i]]; !ok {
-			fresh = append(fresh, v)
-		}
-	}
-	if len(fresh) == 0 {
-		return 0, nil
 	}
 	conn, err := s.sql.Conn(ctx)
 	if err != nil {
@@ -527,9 +739,9 @@ func (s *store) copyCorrections(ctx context.Context, rows []correctionRow) (int6
 			return fmt.Errorf("not a pgx connection: %T", dc)
 		}
 		pc := sc.Conn()
-		n, err := pc.CopyFrom(ctx, pgx.Identifier{"corrections_master"}, insertColumns, pgx.CopyFromRows(fresh))
+		n, err := pc.CopyFrom(ctx, pgx.Identifier{"corrections_master"}, insertColumns, pgx.CopyFromRows(all))
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation: lost a race
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation: a key is stored
 			n, err = copyUpsert(ctx, pc, all)
 		}
 		inserted = n

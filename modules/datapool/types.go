@@ -3,7 +3,9 @@ package datapool
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
@@ -77,6 +79,15 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	}
 	switch c := b[0]; {
 	case c == '"':
+		// The common string has no escapes; the decoder has checked its
+		// syntax, so its text is the value. Invalid UTF-8 goes the long way,
+		// where encoding/json replaces it as always.
+		if len(b) >= 2 && b[len(b)-1] == '"' {
+			if inner := b[1 : len(b)-1]; !hasEscapeOrControl(inner) && utf8.Valid(inner) {
+				*v = Value(inner)
+				return nil
+			}
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
@@ -96,6 +107,17 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		return &json.UnmarshalTypeError{Value: string(b[:1]), Type: stringType}
 	}
 	return nil
+}
+
+// hasEscapeOrControl reports whether a JSON string's inside holds a
+// backslash, a quote or a control character: anything but plain text.
+func hasEscapeOrControl(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // IngestResult is the answer to one stored correction.
@@ -136,6 +158,54 @@ func (r ItemResult) MarshalJSON() ([]byte, error) {
 // BatchResult is the body of a batch answer.
 type BatchResult struct {
 	Results []ItemResult `json:"results"`
+}
+
+// MarshalJSON writes what encoding/json would, with the stored and
+// duplicate items (nearly all of a batch of up to 1,000) written by hand:
+// encoding/json would call ItemResult.MarshalJSON for each and re-scan
+// every item's output.
+func (b BatchResult) MarshalJSON() ([]byte, error) {
+	if b.Results == nil {
+		return []byte(`{"results":null}`), nil
+	}
+	out := make([]byte, 0, 16+len(b.Results)*80)
+	out = append(out, `{"results":[`...)
+	for i, r := range b.Results {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if r.Error != nil || !plainID(r.ID) {
+			item, err := json.Marshal(r)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, item...)
+			continue
+		}
+		out = append(out, `{"index":`...)
+		out = strconv.AppendInt(out, int64(r.Index), 10)
+		out = append(out, `,"status":`...)
+		out = strconv.AppendInt(out, int64(r.Status), 10)
+		if r.ID != "" {
+			out = append(out, `,"id":"`...)
+			out = append(out, r.ID...)
+			out = append(out, '"')
+		}
+		out = append(out, `,"duplicate":`...)
+		out = strconv.AppendBool(out, r.Duplicate)
+		out = append(out, '}')
+	}
+	return append(out, "]}"...), nil
+}
+
+// plainID reports whether id needs no escaping in JSON (our ids are UUIDs).
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Format is an export file format.
