@@ -41,23 +41,24 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (RefreshRes
 
 	now := s.now().UTC()
 	from := now.Add(-s.cfg.PatternWindow)
-	var examples []patternset.Example
-	err = s.patterns.eachLearningRow(ctx, from, now.Add(time.Second), s.cfg.MinQuality, func(r learningRow) error {
-		examples = append(examples, s.example(r))
-		return nil
-	})
+	t0 := time.Now()
+	pool, err := s.patterns.readLearningPool(ctx, learningFilter{
+		From: from, To: now, MinQuality: s.cfg.MinQuality, HoldoutPct: holdoutPct, MinFrequency: max(s.cfg.MinFrequency, 1),
+	}, s.learningValues)
 	if err != nil {
 		return RefreshResult{}, err
 	}
-	learn, holdout := patternset.Split(examples, holdoutPct)
 	opts := patternset.Options{
 		MinFrequency: s.cfg.MinFrequency,
 		MinQuality:   s.cfg.MinQuality,
 		Window:       s.cfg.PatternWindow,
 		Now:          now,
 	}
-	set := patternset.Learn(learn, opts)
-	res := RefreshResult{Corrections: len(examples)}
+	read := time.Since(t0)
+	set := patternset.LearnPool(pool.Pool, opts)
+	learned := time.Since(t0) - read
+	total := pool.Learn + pool.Held
+	res := RefreshResult{Corrections: total}
 
 	latest, err := s.patterns.latest(ctx)
 	if err != nil {
@@ -71,20 +72,22 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (RefreshRes
 		res.Reason = fmt.Sprintf("nothing new to learn: the corrections give the same patterns as %s", latest.VersionName)
 		return res, nil
 	case latest == nil && set.Count() == 0:
-		res.Reason = fmt.Sprintf("no (field, value) recurs %d times yet in %d corrections", max(s.cfg.MinFrequency, 1), len(examples))
+		res.Reason = fmt.Sprintf("no (field, value) recurs %d times yet in %d corrections", max(s.cfg.MinFrequency, 1), total)
 		return res, nil
 	}
 
-	val, err := s.validate(ctx, set, holdout)
+	val, err := s.validate(ctx, set, pool.Holdout)
 	if err != nil {
 		return res, err
 	}
+	s.log.Debug("pattern refresh timings", "read", read, "count", pool.groupsTook, "learn", learned, "validate", time.Since(t0)-read-learned,
+		"groups", len(pool.Pool.Groups), "texts", len(pool.Pool.Texts), "holdout", len(pool.Holdout))
 	valJSON, err := jsonText(val)
 	if err != nil {
 		return res, err
 	}
-	notes := fmt.Sprintf("learned from %d of %d corrections (%d held out for validation) in %s",
-		len(learn), len(examples), len(holdout), windowText(s.cfg.PatternWindow))
+	notes := fmt.Sprintf("learned from %d of %d corrections (%d held out, %d of those validated on; %d OCR texts read) in %s",
+		pool.Learn, total, pool.Held, len(pool.Holdout), len(pool.Pool.Texts), windowText(s.cfg.PatternWindow))
 	if !val.Accepted {
 		notes += "; not activated: " + strings.Join(val.Reasons, "; ")
 	}
@@ -122,43 +125,28 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (RefreshRes
 	}
 	res.Activated = true
 	res.Reason = "activated: not worse than " + nameOrNone(val.ActiveVersion) + " on the held-out corrections"
-	s.log.Info("pattern set activated", "version", row.VersionName, "patterns", row.PatternCount, "corrections", len(examples))
+	s.log.Info("pattern set activated", "version", row.VersionName, "patterns", row.PatternCount, "corrections", total)
 	return res, nil
 }
 
-// example turns a stored correction into what learning sees. A field the
-// user did not correct counts with its original value: the user saw it and
-// left it, so it is the truth too, and precision is measured on every
-// receipt rather than only on the ones OCR got wrong.
-func (s *Service) example(r learningRow) patternset.Example {
-	orig := originalInference(r.OriginalInference)
-	corrected := map[string]string{}
-	fixed := map[string]bool{}
-	for _, f := range r.FieldsCorrected.Items {
-		fixed[f] = true
-	}
-	if r.Merchant != nil && *r.Merchant != "" {
-		corrected[patternset.FieldMerchant] = *r.Merchant
-	} else if m := NormalizeMerchant(orig["merchant"]); m != "" && !fixed["merchant"] {
+// learningValues turns a correction's stored values into what learning
+// sees. A field the user did not correct counts with its original value:
+// the user saw it and left it, so it is the truth too, and precision is
+// measured on every receipt rather than only on the ones OCR got wrong.
+func (s *Service) learningValues(r rawValues) (original, corrected map[string]string) {
+	origMerchant, origCategory := r.OrigMerchant.String, r.OrigCategory.String
+	corrected = map[string]string{}
+	if r.Merchant.String != "" {
+		corrected[patternset.FieldMerchant] = r.Merchant.String
+	} else if m := NormalizeMerchant(origMerchant); m != "" && !r.MerchantFixed {
 		corrected[patternset.FieldMerchant] = m
 	}
-	if r.Category != nil && *r.Category != "" {
-		corrected[patternset.FieldCategory] = *r.Category
-	} else if c, ok := s.taxonomy.Normalize(orig["category"]); ok && !fixed["category"] {
+	if r.Category.String != "" {
+		corrected[patternset.FieldCategory] = r.Category.String
+	} else if c, ok := s.taxonomy.Normalize(origCategory); ok && !r.CategoryFixed {
 		corrected[patternset.FieldCategory] = c
 	}
-	q := 1.0
-	if r.Quality != nil {
-		q, _ = strconv.ParseFloat(*r.Quality, 64)
-	}
-	return patternset.Example{
-		ID:        r.ID,
-		Text:      r.OCRText,
-		Original:  map[string]string{"merchant": orig["merchant"], "category": orig["category"]},
-		Corrected: corrected,
-		Quality:   q,
-		At:        r.CreatedAt.UTC(),
-	}
+	return map[string]string{"merchant": origMerchant, "category": origCategory}, corrected
 }
 
 // validate scores the candidate and the active version on the same

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/ocrpool/ocrpool/modules/patternset"
 	"github.com/ocrpool/ocrpool/modules/platform/apierr"
 	"github.com/ocrpool/ocrpool/modules/platform/db"
 )
@@ -63,6 +63,10 @@ func (activationRow) TableName() string { return "pattern_activations" }
 type patternStore struct {
 	db      *gorm.DB
 	dialect db.Dialect
+	// sampling and holdoutSample bound what a refresh reads; zero means
+	// defaultSampling and defaultHoldoutSample (tests make them small).
+	sampling      patternset.Sampling
+	holdoutSample int
 }
 
 func (s *patternStore) version(ctx context.Context, name string) (patternVersionRow, error) {
@@ -210,78 +214,6 @@ func (s *patternStore) activations(ctx context.Context, limit int) ([]activation
 	var rows []activationRow
 	err := s.db.WithContext(ctx).Order("activated_at DESC, id DESC").Limit(limit).Find(&rows).Error
 	return rows, dbError(err, "listing pattern set activations")
-}
-
-// learningRow is what pattern learning reads of a correction.
-type learningRow struct {
-	ID                string
-	OCRText           string
-	OriginalInference string
-	Merchant          *string
-	Category          *string
-	FieldsCorrected   textList
-	Quality           *string
-	CreatedAt         time.Time
-}
-
-// eachLearningRow calls fn for every non-outlier correction created in
-// [from, to) with quality at least minQuality, in pages so memory stays
-// bounded by what fn keeps.
-func (s *patternStore) eachLearningRow(ctx context.Context, from, to time.Time, minQuality float64, fn func(learningRow) error) error {
-	const page = 2000
-	qualityCond := "CAST(data_quality_score AS REAL) >= ?"
-	if s.dialect == db.Postgres {
-		qualityCond = "data_quality_score >= ?"
-	}
-	var (
-		lastAt time.Time
-		lastID string
-		first  = true
-	)
-	for {
-		q := s.db.WithContext(ctx).Table("corrections_master").
-			Select("id, ocr_text, original_inference, corrected_merchant AS merchant, corrected_category AS category, fields_corrected, data_quality_score AS quality, created_at").
-			Where("is_outlier = ? AND created_at >= ? AND created_at < ?", false, from, to).
-			Where("data_quality_score IS NOT NULL AND "+qualityCond, minQuality)
-		if !first {
-			q = q.Where("(created_at > ? OR (created_at = ? AND id > ?))", lastAt, lastAt, lastID)
-		}
-		var rows []learningRow
-		if err := q.Order("created_at, id").Limit(page).Scan(&rows).Error; err != nil {
-			return dbError(err, "reading corrections for learning")
-		}
-		for _, r := range rows {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if len(rows) < page {
-			return nil
-		}
-		first = false
-		lastAt, lastID = rows[len(rows)-1].CreatedAt, rows[len(rows)-1].ID
-	}
-}
-
-// originalInference decodes the stored inference loosely: values may be
-// strings or numbers; anything else is ignored.
-func originalInference(raw string) map[string]string {
-	var m map[string]any
-	if err := json.Unmarshal([]byte(raw), &m); err != nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		switch x := v.(type) {
-		case string:
-			out[strings.ToLower(k)] = x
-		case float64:
-			out[strings.ToLower(k)] = strconv.FormatFloat(x, 'f', -1, 64)
-		case json.Number:
-			out[strings.ToLower(k)] = x.String()
-		}
-	}
-	return out
 }
 
 func jsonText(v any) (*string, error) {

@@ -1,8 +1,6 @@
 package patternset
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"slices"
 )
@@ -142,9 +140,12 @@ func Split(examples []Example, holdoutPct int) (learn, holdout []Example) {
 }
 
 // Holdout reports whether the example with this ID is in a held-out slice
-// of holdoutPct percent: the first 8 bytes of SHA-256(id), big-endian, mod
-// 100, below holdoutPct (clamped to [0,100]). IDs must be unique: examples
-// with the same ID (or none) all land on the same side.
+// of holdoutPct percent (clamped to [0,100]): its bucket in [0, 100) is
+// below holdoutPct. The bucket of a UUID comes from its last four hex
+// digits, which SQL reads too, so the data pool selects the same slice in
+// the database (see HoldoutBound); any other ID's is the first 8 bytes of
+// SHA-256(id), big-endian, mod 100. IDs must be unique: examples with the same ID (or
+// none) all land on the same side.
 func Holdout(id string, holdoutPct int) bool {
 	if holdoutPct <= 0 {
 		return false
@@ -152,6 +153,5 @@ func Holdout(id string, holdoutPct int) bool {
 	if holdoutPct >= 100 {
 		return true
 	}
-	sum := sha256.Sum256([]byte(id))
-	return binary.BigEndian.Uint64(sum[:8])%100 < uint64(holdoutPct)
+	return holdoutBucket(id) < uint64(holdoutPct)
 }

@@ -161,6 +161,8 @@ func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 // Learn builds a pattern set from examples (see the package documentation
 // and docs/PATTERNS.md for the method). It is deterministic: the same
 // examples and options, in any order, give the same set with the same Hash.
+// Every text is read: learning is exact. For a pool too large to hold, see
+// LearnPool.
 func Learn(examples []Example, opts Options) *Set {
 	o := opts.withDefaults()
 
@@ -178,27 +180,85 @@ func Learn(examples []Example, opts Options) *Set {
 		start = end.Add(-o.Window)
 	}
 	used := make([]*Example, 0, len(examples))
-	var first, last time.Time
 	for i := range examples {
 		e := &examples[i]
 		if o.MinQuality > 0 && e.Quality < o.MinQuality {
 			continue
 		}
-		if !e.At.IsZero() {
-			if !start.IsZero() && !e.At.After(start) || !end.IsZero() && e.At.After(end) {
-				continue
-			}
-			if first.IsZero() || e.At.Before(first) {
-				first = e.At
-			}
-			if e.At.After(last) {
-				last = e.At
-			}
+		if !e.At.IsZero() && (!start.IsZero() && !e.At.After(start) || !end.IsZero() && e.At.After(end)) {
+			continue
 		}
 		used = append(used, e)
 	}
+	groups := make([]Group, len(used))
+	for i, e := range used {
+		groups[i] = Group{Original: e.Original, Corrected: e.Corrected, Count: 1, First: e.At, Last: e.At}
+	}
+	return learn(o, end, len(examples), groups, used, Sampling{})
+}
+
+// Group is examples that agree on their original and corrected values,
+// without their texts. Everything learning counts except phrases — how many
+// examples each value has, aliases, merchant → category — comes from
+// groups, which a database computes with one GROUP BY.
+type Group struct {
+	Original  map[string]string
+	Corrected map[string]string
+	// Count is the number of examples; First and Last bound their At.
+	Count       int
+	First, Last time.Time
+}
+
+// Pool is a pool of examples too large to read whole: exact counts by
+// group, and a bounded sample of the texts.
+type Pool struct {
+	// Groups cover every example of the pool, already filtered (window,
+	// quality, outliers, held-out slice): LearnPool does not filter them.
+	Groups []Group
+	// Texts are examples with their OCR text, each also counted in Groups.
+	// They must include every example Sampling selects; others are
+	// ignored. Their Quality is not used.
+	Texts []Example
+	// Sampling is how Texts were drawn; the zero value means they are all
+	// of the pool's examples.
+	Sampling Sampling
+}
+
+// LearnPool builds a pattern set from a pool given as counts and sampled
+// texts. Aliases and merchant → category are exact (they only need
+// counts); text patterns are learned from samples: each (field, value)'s
+// candidates and support from its own sample (about Sampling.PerValue of its
+// examples, all of them when it has fewer), and each candidate's precision
+// from a uniform sample of the pool (about Sampling.Pool examples), scaled
+// to the pool's counts. It is deterministic: the samples are chosen by
+// SampleKey, not at random. With the pool's every example as one group each
+// and all their texts, it gives exactly what Learn gives.
+func LearnPool(p Pool, opts Options) *Set {
+	o := opts.withDefaults()
+	end := o.Now
+	if end.IsZero() {
+		for _, g := range p.Groups {
+			if g.Last.After(end) {
+				end = g.Last
+			}
+		}
+	}
+	texts := make([]*Example, len(p.Texts))
+	for i := range p.Texts {
+		texts[i] = &p.Texts[i]
+	}
+	n := 0
+	for _, g := range p.Groups {
+		n += g.Count
+	}
+	return learn(o, end, n, p.Groups, texts, p.Sampling)
+}
+
+// learn is Learn and LearnPool after filtering: groups are the pool, texts
+// its (sampled) examples with their text.
+func learn(o Options, end time.Time, examples int, groups []Group, texts []*Example, smp Sampling) *Set {
 	// Learn must not depend on the order of its input.
-	slices.SortStableFunc(used, func(a, b *Example) int {
+	slices.SortStableFunc(texts, func(a, b *Example) int {
 		if c := strings.Compare(a.ID, b.ID); c != 0 {
 			return c
 		}
@@ -207,6 +267,17 @@ func Learn(examples []Example, opts Options) *Set {
 		}
 		return strings.Compare(a.Text, b.Text)
 	})
+	var first, last time.Time
+	used := 0
+	for _, g := range groups {
+		used += g.Count
+		if !g.First.IsZero() && (first.IsZero() || g.First.Before(first)) {
+			first = g.First
+		}
+		if g.Last.After(last) {
+			last = g.Last
+		}
+	}
 
 	var skipped []string
 	textFields := learnable(o.Fields, &skipped)
@@ -227,11 +298,11 @@ func Learn(examples []Example, opts Options) *Set {
 	}
 
 	if len(textFields) > 0 {
-		l := newLearner(o, used, textFields)
-		l.learnText(add)
+		l := newLearner(o, texts, textFields)
+		l.learnText(groups, used, smp, add)
 	}
 	for _, f := range aliasFields {
-		learnAliases(o, used, f, add)
+		learnAliases(o, groups, f, add)
 	}
 	switch {
 	case o.NoMerchantCategory || o.CategoryField == FieldMerchant:
@@ -239,7 +310,7 @@ func Learn(examples []Example, opts Options) *Set {
 		skipped = append(skipped, FieldCardLastFour)
 		skipped = slices.Compact(skipped)
 	default:
-		learnMerchantCategory(o, used, add)
+		learnMerchantCategory(o, groups, add)
 	}
 	s.sortPatterns()
 
@@ -257,9 +328,14 @@ func Learn(examples []Example, opts Options) *Set {
 	if o.NoMerchantCategory || o.CategoryField == FieldMerchant || o.CategoryField == FieldCardLastFour {
 		categoryField = ""
 	}
+	var sampling *Sampling
+	if smp != (Sampling{}) {
+		sampling = &smp
+	}
 	s.Stats = Stats{
-		Examples:      len(examples),
-		Used:          len(used),
+		Examples:      examples,
+		Used:          used,
+		Texts:         len(texts),
 		WindowStart:   utc(first),
 		WindowEnd:     utc(last),
 		PatternCount:  s.Count(),
@@ -280,6 +356,7 @@ func Learn(examples []Example, opts Options) *Set {
 			StopWords:          slices.Clone(o.StopWords),
 			MinQuality:         o.MinQuality,
 			WindowDays:         window,
+			Sampling:           sampling,
 		},
 	}
 	return s
@@ -312,6 +389,10 @@ func truth(e *Example, field string) string {
 	return strings.TrimSpace(e.Corrected[field])
 }
 
+func groupTruth(g *Group, field string) string {
+	return strings.TrimSpace(g.Corrected[field])
+}
+
 // ---------------------------------------------------------------------------
 // Text patterns.
 
@@ -330,6 +411,11 @@ type learner struct {
 	vocab   map[string]uint32
 	words   []string
 	content []bool // a word that can carry a phrase on its own
+
+	// uniform[i]: l.ex[i] is in the pool's uniform sample; scale: see
+	// learnText.
+	uniform []bool
+	scale   []float64
 }
 
 // scratch is one worker's memory, sized to the vocabulary: mark[id] ==
@@ -379,14 +465,70 @@ func newLearner(o Options, ex []*Example, fields []string) *learner {
 			stop[c] = true
 		}
 	}
-	var t tokenizer
+	// Tokenise slices of the texts in parallel, each with its own
+	// vocabulary, then merge the vocabularies in slice order. Token IDs
+	// then depend on the number of slices, which nothing learned depends on
+	// (ties are settled by the phrases' text).
+	const minSlice = 2048
+	parts := max(1, min(o.Workers, len(ex)/minSlice))
+	chunks := make([]tokenChunk, parts)
+	per := (len(ex) + parts - 1) / parts
+	var wg sync.WaitGroup
+	for c := range chunks {
+		lo, hi := min(len(ex), c*per), min(len(ex), (c+1)*per)
+		wg.Go(func() { chunks[c] = tokenize(ex[lo:hi], o.MaxTokens) })
+	}
+	wg.Wait()
+	total := 0
+	for _, c := range chunks {
+		total += len(c.toks)
+	}
+	l.toks = make([]uint32, 0, total)
 	l.off = make([]int, 0, len(ex)+1)
 	l.off = append(l.off, 0)
+	for _, c := range chunks {
+		remap := make([]uint32, len(c.words))
+		for local, w := range c.words {
+			if local == 0 {
+				continue
+			}
+			id, ok := l.vocab[w]
+			if !ok {
+				id = uint32(len(l.words))
+				l.vocab[w] = id
+				l.words = append(l.words, w)
+				l.content = append(l.content, !stop[w] && utf8.RuneCountInString(w) >= 2)
+			}
+			remap[local] = id
+		}
+		base := len(l.toks)
+		for _, t := range c.toks {
+			l.toks = append(l.toks, remap[t]) // remap[0] is 0: a phrase break
+		}
+		for _, o := range c.off[1:] {
+			l.off = append(l.off, base+o)
+		}
+	}
+	return l
+}
+
+// tokenChunk is a slice of texts as token IDs into its own words (0: a
+// numeric token, which breaks phrases).
+type tokenChunk struct {
+	words []string
+	toks  []uint32
+	off   []int
+}
+
+func tokenize(ex []*Example, maxTokens int) tokenChunk {
+	c := tokenChunk{words: []string{""}, off: make([]int, 1, len(ex)+1)}
+	vocab := make(map[string]uint32)
+	var t tokenizer
 	for _, e := range ex {
 		t.reset(e.Text)
 		n := 0
 		prevBreak := true
-		for n < o.MaxTokens {
+		for n < maxTokens {
 			tok, numeric, ok := t.next()
 			if !ok {
 				break
@@ -394,25 +536,24 @@ func newLearner(o Options, ex []*Example, fields []string) *learner {
 			n++
 			if numeric {
 				if !prevBreak {
-					l.toks = append(l.toks, 0)
+					c.toks = append(c.toks, 0)
 					prevBreak = true
 				}
 				continue
 			}
-			id, ok := l.vocab[string(tok)]
+			id, ok := vocab[string(tok)]
 			if !ok {
 				w := string(tok)
-				id = uint32(len(l.words))
-				l.vocab[w] = id
-				l.words = append(l.words, w)
-				l.content = append(l.content, !stop[w] && utf8.RuneCountInString(w) >= 2)
+				id = uint32(len(c.words))
+				vocab[w] = id
+				c.words = append(c.words, w)
 			}
-			l.toks = append(l.toks, id)
+			c.toks = append(c.toks, id)
 			prevBreak = false
 		}
-		l.off = append(l.off, len(l.toks))
+		c.off = append(c.off, len(c.toks))
 	}
-	return l
+	return c
 }
 
 func (l *learner) tokens(i int) []uint32 { return l.toks[l.off[i]:l.off[i+1]] }
@@ -477,7 +618,10 @@ func (l *learner) minSupport(n int) int {
 type valueGroup struct {
 	field int
 	value string
-	ex    []int // indexes into l.ex
+	// n is the value's number of examples in the pool; ex its sample,
+	// indexes into l.ex (all n of them when learning is exact).
+	n  int
+	ex []int
 	// found: the phrases in at least minSupport of ex, with that count.
 	found []gramCount
 	cands []groupCand
@@ -487,11 +631,15 @@ type valueGroup struct {
 type gramCount struct {
 	g gram
 	n int32
+	// u: how many of the n are in the pool's uniform sample.
+	u int32
 }
 
 type groupCand struct {
 	cand int32
-	tp   int32
+	// tp: in how many of the value's sampled examples the candidate
+	// occurs; tpU: how many of those are in the uniform sample.
+	tp, tpU int32
 }
 
 // parallel calls fn(sc, i) for i in [0, n) on up to Options.Workers
@@ -531,36 +679,87 @@ func (l *learner) parallel(n int, fn func(sc *scratch, i int)) []*scratch {
 
 // learnText learns the text patterns of every field in three passes:
 //
-//  1. per (field, value) with at least MinFrequency examples: count in how
-//     many of them each phrase occurs (tp), keeping those with tp ≥
-//     minSupport as candidates (only words that occur in minSupport of the
-//     value's examples can be part of one);
-//  2. once over the pool: count, for every candidate, in how many examples
-//     with a known value for the field it occurs (df);
-//  3. per value: rank candidates by smoothed precision (tp+1)/(df+2) and
-//     pick a few by greedy cover.
+//  1. per (field, value) with at least MinFrequency examples in the pool:
+//     count in how many of its sampled examples each phrase occurs (tp),
+//     keeping those with tp ≥ minSupport of the sample as candidates (only
+//     words that occur in minSupport of them can be part of one);
+//  2. once over the pool's uniform sample: count, for every candidate, in
+//     how many examples with a known value for the field it occurs (df);
+//  3. per value: scale tp and the occurrences under other values to the
+//     pool, rank candidates by smoothed precision (tp+1)/(df+2) and pick a
+//     few by greedy cover.
 //
 // Passes 1 and 3 run per value and pass 2 per slice of the pool, on
-// Options.Workers goroutines.
-func (l *learner) learnText(add func(Pattern)) {
+// Options.Workers goroutines. When every text is there (no Sampling), both
+// samples are the whole pool and every count is exact.
+func (l *learner) learnText(pool []Group, total int, smp Sampling, add func(Pattern)) {
 	nf := len(l.fields)
+	// keys are only needed when sampling: SHA-256 of a non-UUID ID costs.
+	var keys []uint32
+	if smp != (Sampling{}) {
+		keys = make([]uint32, len(l.ex))
+		for i, e := range l.ex {
+			keys[i] = SampleKey(e.ID)
+		}
+	}
+	key := func(i int) uint64 {
+		if keys == nil {
+			return 0
+		}
+		return uint64(keys[i])
+	}
+	poolThr := smp.PoolThreshold(total)
+	l.uniform = make([]bool, len(l.ex))
+	for i := range l.ex {
+		l.uniform[i] = key(i) < poolThr
+	}
+	// scale[fi]: examples with a known value for the field in the pool per
+	// such example in the uniform sample.
+	l.scale = make([]float64, nf)
 	var groups []*valueGroup
 	for fi, f := range l.fields {
+		counts := make(map[string]int)
+		known := 0
+		for i := range pool {
+			if v := groupTruth(&pool[i], f); v != "" {
+				counts[v] += pool[i].Count
+				known += pool[i].Count
+			}
+		}
+		sampled := 0
 		byValue := make(map[string][]int)
+		thr := make(map[string]uint64)
 		for i, e := range l.ex {
-			if v := truth(e, f); v != "" {
+			v := truth(e, f)
+			if v == "" {
+				continue
+			}
+			if l.uniform[i] {
+				sampled++
+			}
+			n := counts[v]
+			if n < l.o.MinFrequency {
+				continue
+			}
+			t, ok := thr[v]
+			if !ok {
+				t = smp.ValueThreshold(n, total)
+				thr[v] = t
+			}
+			if key(i) < t {
 				byValue[v] = append(byValue[v], i)
 			}
 		}
+		if sampled > 0 {
+			l.scale[fi] = float64(known) / float64(sampled)
+		}
 		values := make([]string, 0, len(byValue))
-		for v, idx := range byValue {
-			if len(idx) >= l.o.MinFrequency {
-				values = append(values, v)
-			}
+		for v := range byValue {
+			values = append(values, v)
 		}
 		slices.Sort(values)
 		for _, v := range values {
-			groups = append(groups, &valueGroup{field: fi, value: v, ex: byValue[v]})
+			groups = append(groups, &valueGroup{field: fi, value: v, n: counts[v], ex: byValue[v]})
 		}
 	}
 
@@ -578,7 +777,7 @@ func (l *learner) learnText(add func(Pattern)) {
 				candIndex[c.g] = ci
 				cands = append(cands, c.g)
 			}
-			g.cands[k] = groupCand{cand: ci, tp: c.n}
+			g.cands[k] = groupCand{cand: ci, tp: c.n, tpU: c.u}
 		}
 		g.found = nil
 	}
@@ -587,8 +786,8 @@ func (l *learner) learnText(add func(Pattern)) {
 	}
 
 	// Pass 2: document frequency of every candidate, per field, over the
-	// examples with a known value for that field; one slice of the pool per
-	// task, summed afterwards.
+	// uniform sample's examples with a known value for that field; one
+	// slice of the pool per task, summed afterwards.
 	candTok := make([]bool, len(l.words))
 	for _, c := range cands {
 		for _, t := range c {
@@ -622,6 +821,9 @@ func (l *learner) learnText(add func(Pattern)) {
 		}
 		known := make([]int, 0, nf)
 		for i := task * slice; i < min(len(l.ex), (task+1)*slice); i++ {
+			if !l.uniform[i] {
+				continue
+			}
 			e := l.ex[i]
 			known = known[:0]
 			for fi, f := range l.fields {
@@ -696,13 +898,18 @@ func (l *learner) groupCandidates(sc *scratch, g *valueGroup) {
 		}
 		sc.count[t], sc.last[t] = 0, 0
 	}
-	type counter struct{ n, last int32 }
+	type counter struct{ n, u, last int32 }
 	counts := make(map[gram]counter)
 	for k, i := range g.ex {
+		uniform := int32(0)
+		if l.uniform[i] {
+			uniform = 1
+		}
 		l.grams(l.tokens(i), sc.mark, stamp, func(gr gram) {
 			c := counts[gr]
 			if c.last != int32(k+1) {
 				c.n++
+				c.u += uniform
 				c.last = int32(k + 1)
 				counts[gr] = c
 			}
@@ -711,7 +918,7 @@ func (l *learner) groupCandidates(sc *scratch, g *valueGroup) {
 	var keep []gramCount
 	for gr, c := range counts {
 		if c.n >= minF {
-			keep = append(keep, gramCount{gr, c.n})
+			keep = append(keep, gramCount{gr, c.n, c.u})
 		}
 	}
 	if capN := candidatesPerPhrase * l.o.MaxPhrasesPerValue; len(keep) > capN {
@@ -757,8 +964,13 @@ func (l *learner) selectPhrases(sc *scratch, g *valueGroup, cands []gram, df []i
 	nf := len(l.fields)
 	var rs []*ranked
 	for _, c := range g.cands {
-		n := int(df[int(c.cand)*nf+g.field])
-		tp := int(c.tp)
+		// Scale the sample's counts to the pool: tp by the value's
+		// sampling rate, the occurrences under other values (the uniform
+		// sample's df less the value's own share of it) by the uniform
+		// sample's. Exact when both samples are the whole pool.
+		tp := int(math.Round(float64(c.tp) * float64(g.n) / float64(len(g.ex))))
+		other := max(0, int(df[int(c.cand)*nf+g.field]-c.tpU))
+		n := tp + int(math.Round(float64(other)*l.scale[g.field]))
 		conf := confidence(tp, n)
 		if conf < l.o.MinConfidence {
 			continue
@@ -880,14 +1092,14 @@ func newPairCounts() *pairCounts {
 	}
 }
 
-func (pc *pairCounts) add(raw, value string, at time.Time) {
+func (pc *pairCounts) add(raw, value string, at time.Time, n int) {
 	key := valueKey(raw)
 	if key == "" || value == "" {
 		return
 	}
-	pc.total[key]++
+	pc.total[key] += n
 	k := [2]string{key, value}
-	pc.pairs[k]++
+	pc.pairs[k] += n
 	if at.After(pc.last[k]) {
 		pc.last[k] = at
 	}
@@ -896,7 +1108,7 @@ func (pc *pairCounts) add(raw, value string, at time.Time) {
 		sp = make(map[string]int)
 		pc.spelling[key] = sp
 	}
-	sp[strings.TrimSpace(raw)]++
+	sp[strings.TrimSpace(raw)] += n
 }
 
 // spellingOf returns the most common raw spelling of key (ties: the
@@ -968,15 +1180,16 @@ func (pc *pairCounts) patterns(o Options, perValue int, keep func(key, value str
 // least MinFrequency times. Confidence is the smoothed share of that
 // original's examples that had that corrected value, so an original that is
 // usually right already (the user only sometimes changed it) scores low.
-func learnAliases(o Options, ex []*Example, field string, add func(Pattern)) {
+func learnAliases(o Options, groups []Group, field string, add func(Pattern)) {
 	pc := newPairCounts()
-	for _, e := range ex {
-		v := truth(e, field)
-		orig := e.Original[field]
+	for i := range groups {
+		g := &groups[i]
+		v := groupTruth(g, field)
+		orig := g.Original[field]
 		if v == "" || strings.TrimSpace(orig) == "" {
 			continue
 		}
-		pc.add(orig, v, e.At)
+		pc.add(orig, v, g.Last, g.Count)
 	}
 	for _, p := range pc.patterns(o, o.MaxAliasesPerValue, func(key, value string) bool {
 		return key != valueKey(value) // not a correction: OCR was right
@@ -998,14 +1211,15 @@ func learnAliases(o Options, ex []*Example, field string, add func(Pattern)) {
 // category, merchant → category pairs seen at least MinFrequency times;
 // confidence is the smoothed share of the merchant's examples with that
 // category.
-func learnMerchantCategory(o Options, ex []*Example, add func(Pattern)) {
+func learnMerchantCategory(o Options, groups []Group, add func(Pattern)) {
 	pc := newPairCounts()
-	for _, e := range ex {
-		m, c := truth(e, FieldMerchant), truth(e, o.CategoryField)
+	for i := range groups {
+		g := &groups[i]
+		m, c := groupTruth(g, FieldMerchant), groupTruth(g, o.CategoryField)
 		if m == "" || c == "" {
 			continue
 		}
-		pc.add(m, c, e.At)
+		pc.add(m, c, g.Last, g.Count)
 	}
 	for _, p := range pc.patterns(o, 0, func(string, string) bool { return true }) {
 		add(Pattern{

@@ -92,6 +92,9 @@ type Stats struct {
 	// left after the window and quality filters (based_on_corrections_count).
 	Examples int `json:"examples"`
 	Used     int `json:"used"`
+	// Texts is the number of OCR texts read: Used when learning is exact,
+	// the samples' size when it learned from a Pool with Sampling.
+	Texts int `json:"texts,omitempty"`
 	// WindowStart and WindowEnd bound the At of the examples used.
 	WindowStart   time.Time      `json:"window_start"`
 	WindowEnd     time.Time      `json:"window_end"`
@@ -120,6 +123,9 @@ type Params struct {
 	MinQuality         float64  `json:"min_quality"`
 	WindowDays         float64  `json:"window_days"`
 	StopWords          []string `json:"stop_words,omitempty"`
+	// Sampling is how the texts were sampled (LearnPool); absent when
+	// every text was read.
+	Sampling *Sampling `json:"sampling,omitempty"`
 }
 
 // Count returns the number of patterns in the set.

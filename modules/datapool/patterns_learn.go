@@ -1,0 +1,409 @@
+package datapool
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/ocrpool/ocrpool/modules/patternset"
+	"github.com/ocrpool/ocrpool/modules/platform/db"
+)
+
+// What a refresh reads of the pool is bounded, whatever its size: counts
+// come from one GROUP BY, and OCR texts only for samples chosen by a stable
+// hash of the correction id (patternset.SampleKey). See docs/PATTERNS.md.
+const (
+	// defaultSamplePerValue: about this many texts per (field, value) for
+	// its candidate phrases. A value with fewer examples is read whole, so
+	// small pools learn exactly; a phrase must be in 3 of them (25 %) to
+	// be a candidate of a larger value.
+	defaultSamplePerValue = 12
+	// defaultSamplePool: about this many texts of the whole pool, uniform,
+	// to measure each candidate's precision.
+	defaultSamplePool = 20_000
+	// defaultHoldoutSample: about this many held-out corrections validate
+	// a candidate against the active version.
+	defaultHoldoutSample = 5_000
+)
+
+func (s *patternStore) samplingOrDefault() (patternset.Sampling, int) {
+	smp, h := s.sampling, s.holdoutSample
+	if smp == (patternset.Sampling{}) {
+		smp = patternset.Sampling{PerValue: defaultSamplePerValue, Pool: defaultSamplePool}
+	}
+	if h <= 0 {
+		h = defaultHoldoutSample
+	}
+	return smp, h
+}
+
+// learningFilter selects the corrections a refresh learns from: not
+// outliers, created in (From, To], quality at least MinQuality.
+type learningFilter struct {
+	From, To     time.Time
+	MinQuality   float64
+	HoldoutPct   int
+	MinFrequency int
+}
+
+// rawValues are a correction's stored values that learning reads.
+type rawValues struct {
+	Merchant, Category         sql.NullString
+	OrigMerchant, OrigCategory sql.NullString
+	// MerchantFixed and CategoryFixed: the field is empty and the user
+	// named it in fields_corrected (so the original is known to be wrong).
+	MerchantFixed, CategoryFixed bool
+}
+
+// valuesFunc turns stored values into what learning sees: the original
+// and the confirmed values by field.
+type valuesFunc func(rawValues) (original, corrected map[string]string)
+
+// learningPool is what a refresh learns and validates from.
+type learningPool struct {
+	Pool patternset.Pool
+	// Holdout is the sample of the held-out corrections.
+	Holdout []patternset.Example
+	// Learn and Held count the corrections on each side.
+	Learn, Held int
+	// groupsTook is how long counting took, for the debug log.
+	groupsTook time.Duration
+}
+
+// learnSQL holds one dialect's spelling of what the learning queries
+// compute per row. holdoutDigits (compared with patternset.HoldoutBound)
+// and sampleKey mirror patternset.Holdout and patternset.SampleKey for
+// UUIDs, which every corrections_master id is.
+type learnSQL struct {
+	origMerchant, origCategory string
+	hasMerchant, hasCategory   string // fields_corrected names the field
+	holdoutDigits, sampleKey   string
+	thresholds                 string // a JSON object {key: threshold} as rows (k, t)
+	// withThresholds: read the thresholds in a materialized WITH, so
+	// SQLite builds an index on them instead of walking the JSON for every
+	// row (22 s instead of 1 at 200,000 rows). PostgreSQL hashes them
+	// either way, and a WITH would keep its scan from running in parallel.
+	withThresholds bool
+	quality        string
+}
+
+func (s *patternStore) learnSQL() learnSQL {
+	if s.dialect == db.Postgres {
+		return learnSQL{
+			origMerchant: "original_inference->>'merchant'",
+			origCategory: "original_inference->>'category'",
+			hasMerchant:  "'merchant' = ANY(fields_corrected)",
+			hasCategory:  "'category' = ANY(fields_corrected)",
+			// Bytes of the UUID, not its text: three times cheaper.
+			holdoutDigits: "(get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))",
+			sampleKey: "(get_byte(uuid_send(id), 10) * 16777216::bigint + get_byte(uuid_send(id), 11) * 65536" +
+				" + get_byte(uuid_send(id), 12) * 256 + get_byte(uuid_send(id), 13))",
+			thresholds: "(SELECT key AS k, value::bigint AS t FROM jsonb_each_text(CAST(CAST(? AS text) AS jsonb)))",
+			quality:    "data_quality_score >= ?",
+		}
+	}
+	// SQLite has no hex parsing: each digit is its position in a string.
+	hexAt := func(pos int) string {
+		return fmt.Sprintf("(instr('0123456789abcdef', substr(lower(id), %d, 1)) - 1)", pos)
+	}
+	hexRange := func(from, n int) string {
+		parts := make([]string, n)
+		for i := range n {
+			parts[i] = fmt.Sprintf("%s * %d", hexAt(from+i), int64(1)<<(4*(n-1-i)))
+		}
+		return "(" + strings.Join(parts, " + ") + ")"
+	}
+	return learnSQL{
+		origMerchant: "json_extract(original_inference, '$.merchant')",
+		origCategory: "json_extract(original_inference, '$.category')",
+		// A JSON array (or, imported, an array literal): both quote items.
+		hasMerchant:    `instr(fields_corrected, '"merchant"') > 0`,
+		hasCategory:    `instr(fields_corrected, '"category"') > 0`,
+		holdoutDigits:  hexRange(33, 4),
+		sampleKey:      hexRange(25, 8),
+		thresholds:     "(SELECT key AS k, value AS t FROM json_each(?))",
+		withThresholds: true,
+		quality:        "CAST(data_quality_score AS REAL) >= ?",
+	}
+}
+
+// rowsSQL selects the filtered corrections with the columns both queries
+// need; its parameters are rowsArgs.
+func (q learnSQL) rowsSQL(extra string) string {
+	return `SELECT corrected_merchant, corrected_category,
+		` + q.origMerchant + ` AS om, ` + q.origCategory + ` AS oc,
+		CASE WHEN COALESCE(corrected_merchant, '') = '' THEN ` + q.hasMerchant + ` ELSE FALSE END AS mf,
+		CASE WHEN COALESCE(corrected_category, '') = '' THEN ` + q.hasCategory + ` ELSE FALSE END AS cf,
+		` + q.holdoutDigits + ` < ? AS held, created_at` + extra + `
+	FROM corrections_master
+	WHERE is_outlier = ? AND created_at > ? AND created_at <= ?
+		AND data_quality_score IS NOT NULL AND ` + q.quality
+
+}
+
+func rowsArgs(f learningFilter) []any {
+	return []any{int64(patternset.HoldoutBound(f.HoldoutPct)), false, f.From, f.To, f.MinQuality}
+}
+
+// groupsSQL counts the filtered corrections by everything learning reads
+// but the text, each side of the held-out slice.
+func (q learnSQL) groupsSQL() string {
+	return `SELECT corrected_merchant, corrected_category, om, oc, mf, cf,
+		SUM(CASE WHEN held THEN 0 ELSE 1 END) AS learn,
+		SUM(CASE WHEN held THEN 1 ELSE 0 END) AS held_out,
+		MIN(CASE WHEN held THEN NULL ELSE created_at END) AS first_at,
+		MAX(CASE WHEN held THEN NULL ELSE created_at END) AS last_at
+	FROM (` + q.rowsSQL("") + `) r
+	GROUP BY corrected_merchant, corrected_category, om, oc, mf, cf`
+}
+
+// samplesSQL reads the texts of the samples: a learned row when its sample
+// key is below the pool's threshold or that of its merchant or category
+// (keyed as rawKey spells them), a held-out row when below the holdout's.
+// Its parameters are samplesArgs.
+func (q learnSQL) samplesSQL() string {
+	extra := `, id, ocr_text, ` + q.sampleKey + ` AS skey,
+		CASE WHEN COALESCE(corrected_merchant, '') <> '' THEN 'c' || corrected_merchant
+			WHEN NOT (` + q.hasMerchant + `) THEN 'o' || (` + q.origMerchant + `) END AS mkey,
+		CASE WHEN COALESCE(corrected_category, '') <> '' THEN 'c' || corrected_category
+			WHEN NOT (` + q.hasCategory + `) THEN 'o' || (` + q.origCategory + `) END AS ckey`
+	with, tm, tc := "", q.thresholds+" tm", q.thresholds+" tc"
+	if q.withThresholds {
+		with, tm, tc = "WITH tm AS MATERIALIZED "+q.thresholds+", tc AS MATERIALIZED "+q.thresholds+"\n\t", "tm", "tc"
+	}
+	return with + `SELECT r.id, r.ocr_text, r.corrected_merchant, r.corrected_category, r.om, r.oc, r.mf, r.cf, r.held, r.created_at
+	FROM (` + q.rowsSQL(extra) + `) r
+	LEFT JOIN ` + tm + ` ON tm.k = r.mkey
+	LEFT JOIN ` + tc + ` ON tc.k = r.ckey
+	WHERE CASE WHEN r.held THEN r.skey < ?
+		ELSE r.skey < ? OR r.skey < COALESCE(tm.t, 0) OR r.skey < COALESCE(tc.t, 0) END`
+}
+
+// samplesArgs are samplesSQL's parameters, in the order its text uses them.
+func (q learnSQL) samplesArgs(f learningFilter, merchantThresholds, categoryThresholds string, holdoutThr, poolThr uint64) []any {
+	rows := rowsArgs(f)
+	if q.withThresholds {
+		return append([]any{merchantThresholds, categoryThresholds}, append(rows, int64(holdoutThr), int64(poolThr))...)
+	}
+	return append(rows, merchantThresholds, categoryThresholds, int64(holdoutThr), int64(poolThr))
+}
+
+// rawKey is how samplesSQL keys a row's merchant or category: the stored
+// corrected value, else the original one unless the user marked it wrong.
+func rawKey(corrected, original sql.NullString, fixed bool) string {
+	switch {
+	case corrected.Valid && corrected.String != "":
+		return "c" + corrected.String
+	case !fixed && original.Valid:
+		return "o" + original.String
+	}
+	return ""
+}
+
+// readLearningPool reads what a refresh needs, in one read-only snapshot:
+// the counts of every group of corrections, then the sampled texts. Memory
+// is bounded by the number of groups and the sample sizes, not the pool.
+func (s *patternStore) readLearningPool(ctx context.Context, f learningFilter, values valuesFunc) (*learningPool, error) {
+	smp, holdoutSample := s.samplingOrDefault()
+	q := s.learnSQL()
+	// Sampled rows repeat the values of a few groups: share their maps
+	// (learning only reads them) instead of building two per row.
+	type mapped struct{ original, corrected map[string]string }
+	cache := make(map[rawValues]mapped)
+	uncached := values
+	values = func(rv rawValues) (map[string]string, map[string]string) {
+		m, ok := cache[rv]
+		if !ok {
+			m.original, m.corrected = uncached(rv)
+			cache[rv] = m
+		}
+		return m.original, m.corrected
+	}
+	out := &learningPool{Pool: patternset.Pool{Sampling: smp}}
+	var opts []*sql.TxOptions
+	if s.dialect == db.Postgres {
+		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.dialect == db.Postgres {
+			// JIT compiling these expressions costs more than it saves (2 s
+			// at 1,000,000 rows). The planner cannot estimate the number of
+			// groups of expressions and guesses ten times too many, so it
+			// sorts 1,000,000 rows to group them; hashing is 1.5× faster
+			// and needs a few MB per 100,000 groups.
+			for _, set := range []string{"SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL enable_sort = off"} {
+				if err := tx.Exec(set).Error; err != nil {
+					return err
+				}
+			}
+		}
+		t0 := time.Now()
+		merchantKeys, categoryKeys, err := s.readGroups(tx, q, f, values, out)
+		out.groupsTook = time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("counting corrections: %w", err)
+		}
+		if out.Learn == 0 && out.Held == 0 {
+			return nil
+		}
+		// Thresholds only for the keys whose values sample more than the
+		// pool's uniform sample does.
+		poolThr := smp.PoolThreshold(out.Learn)
+		thresholds := func(keys map[string]int) (string, error) {
+			m := make(map[string]uint64)
+			for k, n := range keys {
+				if n < f.MinFrequency {
+					continue
+				}
+				if t := smp.ValueThreshold(n, out.Learn); t > poolThr {
+					m[k] = t
+				}
+			}
+			b, err := json.Marshal(m)
+			return string(b), err
+		}
+		mt, err := thresholds(merchantKeys)
+		if err != nil {
+			return err
+		}
+		ct, err := thresholds(categoryKeys)
+		if err != nil {
+			return err
+		}
+		args := q.samplesArgs(f, mt, ct, patternset.Threshold(holdoutSample, out.Held), poolThr)
+		if err := s.readSamples(tx, q, args, values, out); err != nil {
+			return fmt.Errorf("reading sampled corrections: %w", err)
+		}
+		return nil
+	}, opts...)
+	if err != nil {
+		return nil, dbError(err, "reading corrections for learning")
+	}
+	return out, nil
+}
+
+// readGroups reads the groups into out and returns, by raw key (rawKey) of
+// each merchant and category, the number of learned corrections of the
+// value it stands for (one: the key says which column it comes from).
+func (s *patternStore) readGroups(tx *gorm.DB, q learnSQL, f learningFilter, values valuesFunc, out *learningPool) (merchants, categories map[string]int, err error) {
+	rows, err := tx.Raw(q.groupsSQL(), rowsArgs(f)...).Rows()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	type keyed struct{ merchant, category string }
+	var keys []keyed
+	for rows.Next() {
+		var (
+			rv           rawValues
+			learn, held  int
+			first, last  any
+			firstT, lstT time.Time
+		)
+		if err := rows.Scan(&rv.Merchant, &rv.Category, &rv.OrigMerchant, &rv.OrigCategory, &rv.MerchantFixed, &rv.CategoryFixed,
+			&learn, &held, &first, &last); err != nil {
+			return nil, nil, err
+		}
+		out.Held += held
+		if learn == 0 {
+			continue
+		}
+		if firstT, err = scanTime(first); err != nil {
+			return nil, nil, err
+		}
+		if lstT, err = scanTime(last); err != nil {
+			return nil, nil, err
+		}
+		orig, corrected := values(rv)
+		out.Learn += learn
+		out.Pool.Groups = append(out.Pool.Groups, patternset.Group{Original: orig, Corrected: corrected, Count: learn, First: firstT, Last: lstT})
+		keys = append(keys, keyed{rawKey(rv.Merchant, rv.OrigMerchant, rv.MerchantFixed), rawKey(rv.Category, rv.OrigCategory, rv.CategoryFixed)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	// Count each value over all its groups, then give every raw key its
+	// value's count.
+	byValue := func(field string) map[string]int {
+		n := make(map[string]int)
+		for _, g := range out.Pool.Groups {
+			if v := strings.TrimSpace(g.Corrected[field]); v != "" {
+				n[v] += g.Count
+			}
+		}
+		return n
+	}
+	mv, cv := byValue(patternset.FieldMerchant), byValue(patternset.FieldCategory)
+	merchants, categories = make(map[string]int), make(map[string]int)
+	for i, g := range out.Pool.Groups {
+		if v := strings.TrimSpace(g.Corrected[patternset.FieldMerchant]); v != "" && keys[i].merchant != "" {
+			merchants[keys[i].merchant] = max(merchants[keys[i].merchant], mv[v])
+		}
+		if v := strings.TrimSpace(g.Corrected[patternset.FieldCategory]); v != "" && keys[i].category != "" {
+			categories[keys[i].category] = max(categories[keys[i].category], cv[v])
+		}
+	}
+	return merchants, categories, nil
+}
+
+// readSamples streams the sampled rows into out.
+func (s *patternStore) readSamples(tx *gorm.DB, q learnSQL, args []any, values valuesFunc, out *learningPool) error {
+	rows, err := tx.Raw(q.samplesSQL(), args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			rv       rawValues
+			id, text string
+			held     bool
+			at       any
+		)
+		if err := rows.Scan(&id, &text, &rv.Merchant, &rv.Category, &rv.OrigMerchant, &rv.OrigCategory, &rv.MerchantFixed, &rv.CategoryFixed, &held, &at); err != nil {
+			return err
+		}
+		t, err := scanTime(at)
+		if err != nil {
+			return err
+		}
+		orig, corrected := values(rv)
+		e := patternset.Example{ID: id, Text: text, Original: orig, Corrected: corrected, Quality: 1, At: t}
+		if held {
+			out.Holdout = append(out.Holdout, e)
+		} else {
+			out.Pool.Texts = append(out.Pool.Texts, e)
+		}
+	}
+	return rows.Err()
+}
+
+// scanTime reads a timestamp, which SQLite returns as text from an
+// aggregate.
+func scanTime(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case time.Time:
+		return x.UTC(), nil
+	case []byte:
+		return parseTime(string(x))
+	case string:
+		return parseTime(x)
+	}
+	return time.Time{}, fmt.Errorf("timestamp: cannot scan %T", v)
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("timestamp: cannot parse %q", s)
+}
