@@ -115,13 +115,15 @@ func TestSplitRoles(t *testing.T) {
 		t.Errorf("the data pool process answers /ocr/extract with %d, want 404", code)
 	}
 
-	for i := range 4 {
+	// 12 corrections: a fifth of them (by id) are held out to validate on,
+	// and at least 3 must remain to learn from.
+	for i := range 12 {
 		body, _ := json.Marshal(map[string]any{
 			"source_app": "expenseapp", "source_environment": "sandbox", "source_correction_id": uuid.NewString(),
 			"user_id": fmt.Sprintf("user-%d", i), "ocr_provider": "tesseract", "ocr_confidence": 0.9,
-			"ocr_text":           fmt.Sprintf("QWZX %d\nTRIP WITH DRIVER %d\nFARE %d.50\n2026-11-2%d", i, i, 10+i, i),
+			"ocr_text":           fmt.Sprintf("QWZX %d\nTRIP WITH DRIVER %d\nFARE %d.50\n2026-11-1%d", i, i, 10+i, i%10),
 			"original_inference": map[string]string{"merchant": "QWZX"},
-			"corrected_fields":   map[string]string{"merchant": "Rideshare Kings", "amount": fmt.Sprintf("%d.50", 10+i), "date": fmt.Sprintf("2026-11-2%d", i)},
+			"corrected_fields":   map[string]string{"merchant": "Rideshare Kings", "amount": fmt.Sprintf("%d.50", 10+i), "date": fmt.Sprintf("2026-11-1%d", i%10)},
 		})
 		if code, b := call(poolAddr, http.MethodPost, "/corrections/ingest", app, string(body)); code != http.StatusCreated {
 			t.Fatalf("ingest: %d %s", code, b)
