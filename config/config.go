@@ -133,6 +133,10 @@ type DatapoolConfig struct {
 	PatternWindow      time.Duration `mapstructure:"pattern_window"`
 	MinFrequency       int           `mapstructure:"min_frequency"`
 	MinQuality         float64       `mapstructure:"min_quality"`
+	// PatternHoldout is the percentage of corrections (chosen by a stable
+	// hash of their id) a new pattern set is not learned from but validated
+	// on; 0 learns from all and makes the validation gate a formality.
+	PatternHoldout int `mapstructure:"pattern_holdout"`
 }
 
 // TrainingConfig is the training module's section.

@@ -206,6 +206,8 @@ func TestValidate(t *testing.T) {
 		{"security.rate_limits.app", func(c *Config) { c.Security.RateLimits.App = -1 }},
 		{"datapool.pattern_refresh_cron", func(c *Config) { c.Datapool.PatternRefreshCron = "every day" }},
 		{"datapool.min_quality", func(c *Config) { c.Datapool.MinQuality = 2 }},
+		{"datapool.pattern_holdout", func(c *Config) { c.Datapool.PatternHoldout = 51 }},
+		{"datapool.pattern_holdout", func(c *Config) { c.Datapool.PatternHoldout = -1 }},
 		{"deployment.canary_steps", func(c *Config) { c.Deployment.CanarySteps = []int{50, 20, 100} }},
 		{"deployment.canary_steps", func(c *Config) { c.Deployment.CanarySteps = []int{5, 20} }},
 		{"deployment.max_error_rate", func(c *Config) { c.Deployment.MaxErrorRate = 5 }},

@@ -40,6 +40,7 @@ func Default() Config {
 			PatternWindow:      90 * 24 * time.Hour,
 			MinFrequency:       3,
 			MinQuality:         0.5,
+			PatternHoldout:     20,
 		},
 		Training: TrainingConfig{RunCron: "0 3 * * 0"},
 		Deployment: DeploymentConfig{

@@ -118,6 +118,9 @@ func (c Config) Validate() error {
 	if c.Datapool.MinFrequency < 1 {
 		bad("datapool.min_frequency", "must be at least 1")
 	}
+	if c.Datapool.PatternHoldout < 0 || c.Datapool.PatternHoldout > 50 {
+		bad("datapool.pattern_holdout", "must be a percentage between 0 and 50")
+	}
 	if c.Datapool.MinQuality < 0 || c.Datapool.MinQuality > 1 {
 		bad("datapool.min_quality", "must be between 0 and 1")
 	}

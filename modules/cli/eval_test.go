@@ -2,12 +2,14 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ocrpool/ocrpool/modules/ocr/eval"
 	"github.com/ocrpool/ocrpool/modules/ocr/synth"
 )
 
@@ -41,7 +43,7 @@ func TestEvalErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"eval", "--dir", empty, "--learn"}, "--learn needs pattern sets: not available yet"},
+		{[]string{"eval", "--dir", empty, "--learn"}, "no labelled receipts"},
 		{[]string{"eval"}, "--dir is required"},
 		{[]string{"eval", "--dir", empty}, "no labelled receipts"},
 		{[]string{"eval", "--dir", "/nonexistent/receipts"}, "/nonexistent/receipts"},
@@ -94,5 +96,53 @@ func TestEvalReports(t *testing.T) {
 	}
 	if _, ok := rep.StepsMS["binarize"]; !ok {
 		t.Error("binarize did not run although enabled")
+	}
+}
+
+// TestEvalLearn runs --learn end to end on synthetic receipts: real OCR,
+// corrections through a temporary data pool, a refresh, before and after.
+func TestEvalLearn(t *testing.T) {
+	t.Chdir(t.TempDir())
+	dir := t.TempDir()
+	learn, test := 0, 0
+	for i := 1; learn < 2 || test < 2; i++ {
+		stem := fmt.Sprintf("%03d", i)
+		writeReceipt(t, dir, stem, uint64(20+i))
+		if eval.InLearnHalf(stem) {
+			learn++
+		} else {
+			test++
+		}
+	}
+	out, err := run(t, "eval", "--dir", dir, "--learn", "--json", "--workers", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep eval.LearnReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if rep.LearnReceipts != learn || rep.TestReceipts != test || rep.OCR.Receipts != learn+test {
+		t.Errorf("halves %d/%d of %d, want %d/%d", rep.LearnReceipts, rep.TestReceipts, rep.OCR.Receipts, learn, test)
+	}
+	// Extraction gets clean synthetic receipts right, and a "correction"
+	// that changes nothing is an outlier to the data pool: then nothing is
+	// learned, and the report says why. (TestRunLearn in modules/ocr/eval
+	// covers what learning changes.)
+	l := rep.Learned
+	if l.Corrections != learn || !(l.Version == "v1" && l.PatternCount > 0 || l.Version == "" && strings.Contains(l.Note, "recurs")) {
+		t.Errorf("learned %+v from %d receipts", l, learn)
+	}
+	if rep.Before.Merchant.Total != test || rep.After.Merchant.Total != test || len(rep.Test) != test {
+		t.Errorf("scored %d/%d receipts before/after, want %d", rep.Before.Merchant.Total, rep.After.Merchant.Total, test)
+	}
+	out, err = run(t, "eval", "--dir", dir, "--learn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"TEST HALF", "BEFORE", "AFTER", "seen in the learn half", "receipts taught"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }

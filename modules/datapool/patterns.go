@@ -17,10 +17,6 @@ import (
 	"github.com/ocrpool/ocrpool/modules/platform/apierr"
 )
 
-// holdoutPct is the share of the pool, chosen by a stable hash of the
-// correction id, that a candidate is not learned from and is validated on.
-const holdoutPct = 20
-
 // gateTolerance is how much worse (recall or accuracy, per field) a
 // candidate may score than the active version on the held-out slice and
 // still pass: one point absorbs the noise of small slices.
@@ -43,7 +39,7 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (RefreshRes
 	from := now.Add(-s.cfg.PatternWindow)
 	t0 := time.Now()
 	pool, err := s.patterns.readLearningPool(ctx, learningFilter{
-		From: from, To: now, MinQuality: s.cfg.MinQuality, HoldoutPct: holdoutPct, MinFrequency: max(s.cfg.MinFrequency, 1),
+		From: from, To: now, MinQuality: s.cfg.MinQuality, HoldoutPct: s.cfg.PatternHoldout, MinFrequency: max(s.cfg.MinFrequency, 1),
 	}, s.learningValues)
 	if err != nil {
 		return RefreshResult{}, err

@@ -204,4 +204,3 @@ func TestRoutingOutcomes(t *testing.T) {
 		t.Errorf("outcome releases %v, want %v", releases, want)
 	}
 }
-

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 )
 
 // KindName marks a hit of a Names index (never a stored pattern's kind): a
@@ -337,7 +338,13 @@ func nameWords(s string, brackets bool) []string {
 		}
 	}
 	flush()
-	return slices.DeleteFunc(words, func(w string) bool { return legalWords[w] })
+	words = slices.DeleteFunc(words, func(w string) bool { return legalWords[w] })
+	// Lone letters at the end are qualifiers or a spaced-out legal form:
+	// "MR DIY M" for "(M)", "99 SPEED MART S B" for "S/B".
+	for len(words) > 1 && utf8.RuneCountInString(words[len(words)-1]) == 1 && utf8.RuneCountInString(words[0]) > 1 {
+		words = words[:len(words)-1]
+	}
+	return words
 }
 
 func foldOCR(r rune) rune {

@@ -65,6 +65,10 @@ type Receipt struct {
 	MS            float64            `json:"ms"`
 	TimingsMS     map[string]float64 `json:"timings_ms,omitempty"`
 	Error         string             `json:"error,omitempty"`
+
+	// text is what OCR read, kept for --learn (and out of the JSON report:
+	// receipts are not to be copied around).
+	text string
 }
 
 // Report is the result of a run.
@@ -199,6 +203,7 @@ func score(ctx context.Context, p Processor, s Sample) Receipt {
 		return r
 	}
 	r.TimingsMS = res.TimingsMS
+	r.text = res.Text
 	if res.OCRConfidence != nil {
 		r.OCRConfidence = *res.OCRConfidence
 	}

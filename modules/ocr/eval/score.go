@@ -74,6 +74,16 @@ func squash(s string) string {
 // least 60 % of the longer one's letters ("MR DIY" for "MR. D.I.Y. (M) SDN
 // BHD", not "SHOP" for "SANYU STATIONERY SHOP").
 func MerchantMatches(got, company string) bool {
+	if merchantMatches(got, company) {
+		return true
+	}
+	// A bracketed part may be the branch that tells two shops of a chain
+	// apart: "MR DIY KUCHAI" is "MR. D.I.Y. (KUCHAI) SDN BHD" as well.
+	unbracketed := strings.NewReplacer("(", " ", ")", " ").Replace(company)
+	return unbracketed != company && merchantMatches(got, unbracketed)
+}
+
+func merchantMatches(got, company string) bool {
 	g, c := squash(NormalizeCompany(got)), squash(NormalizeCompany(company))
 	if g == "" || c == "" {
 		return false

@@ -33,6 +33,8 @@ func TestMerchantMatches(t *testing.T) {
 		{"", "AEON CO. (M) BHD", false},
 		{"GARDENIA BAKERIES", "GARDENIA BAKERIES (KL) SDN BHD", true},
 		{"GARDENIA", "GARDENIA BAKERIES (KL) SDN BHD", false},
+		{"MR Diy Kuchai", "MR. D. I. Y. (KUCHAI) SDN BHD", true},
+		{"MR Diy Kuchai", "MR. D.I.Y. (M) SDN BHD", false},
 	}
 	for _, tt := range tests {
 		if got := MerchantMatches(tt.got, tt.company); got != tt.want {

@@ -59,3 +59,45 @@ func TestSROIEDev(t *testing.T) {
 		}
 	}
 }
+
+// TestSROIELearn is `ocrpool eval --learn` on the whole SROIE dev set: the
+// learn half's truth goes through a data pool as corrections, and the test
+// half's merchants seen in the learn half must then be read right at least
+// 90 % of the time (the OCR issue's goal), without costing the merchants
+// never seen anything.
+func TestSROIELearn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Tesseract on real receipts")
+	}
+	dir, ok := FindDevSet()
+	if !ok {
+		t.Skipf("%s not found above this folder: skipping the SROIE evaluation", DevSetPath)
+	}
+	samples, err := Load(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.OCR.PoolSize = 2
+	svc, err := ocr.NewService(cfg.OCR, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	rep, err := RunLearn(context.Background(), svc, NewPoolLearner(cfg.Datapool, 1, t.TempDir(), nil), samples, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a := rep.Before, rep.After
+	t.Logf("learned %s (%d patterns) from %d receipts; test half before: merchant %s (seen %s, not seen %s); after: merchant %s (seen %s, not seen %s)",
+		rep.Learned.Version, rep.Learned.PatternCount, rep.LearnReceipts, b.Merchant, b.MerchantSeen, b.MerchantUnseen, a.Merchant, a.MerchantSeen, a.MerchantUnseen)
+	if a.MerchantSeen.Total == 0 || a.MerchantSeen.Rate < 0.9 {
+		t.Errorf("merchant on seen merchants after learning %s, want ≥ 90 %%", a.MerchantSeen)
+	}
+	if a.MerchantUnseen.Hits < b.MerchantUnseen.Hits {
+		t.Errorf("learning cost merchants never seen: %s before, %s after", b.MerchantUnseen, a.MerchantUnseen)
+	}
+	if a.Date != b.Date || a.Amount != b.Amount {
+		t.Errorf("date or amount changed by merchant patterns: before %+v, after %+v", b, a)
+	}
+}
