@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,24 +15,6 @@ import (
 
 	"github.com/ocrpool/ocrpool/modules/platform/testenv"
 )
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var keyRe = regexp.MustCompile(`ocp_(live|test)_[A-Za-z0-9_-]+`)
 
@@ -166,7 +146,7 @@ func TestSplitRoles(t *testing.T) {
 }
 
 type served struct {
-	out    *syncBuffer
+	out    *testenv.Buffer
 	signal func(syscall.Signal) error
 	exited chan error
 }
@@ -181,7 +161,7 @@ func startServe(t *testing.T, env []string, args ...string) *served {
 			addr = v
 		}
 	}
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	cmd := ocrpool(t, env, append([]string{"serve"}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,24 +26,6 @@ import (
 // testPIIKey is the HMAC key of test services.
 const testPIIKey = "test-pii-key-0123456789abcdef"
 
-// syncBuffer is a log sink tests can read while handlers write to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testEnv is a data pool on a test database and Redis, with its routes on a
 // server with a pass-through guard (the real guard is the platform's).
 type testEnv struct {
@@ -52,7 +33,7 @@ type testEnv struct {
 	mod    *Module
 	db     *db.DB
 	cache  *cache.Cache
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	srv    *server.Server
 	engine http.Handler
 	// cfg and deps built svc, so a sibling process can be built alike.
@@ -66,7 +47,7 @@ func newTestEnv(tb testing.TB, opts ...envOption) *testEnv {
 	tb.Helper()
 	d := testenv.DB(tb)
 	c := testenv.Redis(tb)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := config.Default().Datapool
 	deps := Deps{Log: log, DB: d, Cache: c, Metrics: prometheus.NewRegistry(), PIIKey: testPIIKey}

@@ -25,6 +25,7 @@ import (
 	"github.com/ocrpool/ocrpool/modules/platform/apierr"
 	"github.com/ocrpool/ocrpool/modules/platform/cache"
 	"github.com/ocrpool/ocrpool/modules/platform/server"
+	"github.com/ocrpool/ocrpool/modules/platform/testenv"
 )
 
 // receipt is a synthetic correction: a receipt of merchant whose OCR text
@@ -532,7 +533,7 @@ func (e *testEnv) sibling(t *testing.T, opts ...func(*Deps)) *testEnv {
 	rdb := redis.NewClient(&ropts)
 	t.Cleanup(func() { _ = rdb.Close() })
 	c := &cache.Cache{Client: rdb, Prefix: e.cache.Prefix}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	deps := e.deps
 	deps.Cache = c
 	deps.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

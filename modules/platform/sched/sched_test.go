@@ -1,7 +1,6 @@
 package sched
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -32,31 +31,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer is a log sink the test can read while jobs write to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newLogger(w *syncBuffer) *slog.Logger {
+func newLogger(w *testenv.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func newScheduler(t *testing.T, opts Options) (*Scheduler, *syncBuffer) {
+func newScheduler(t *testing.T, opts Options) (*Scheduler, *testenv.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	s, err := New(newLogger(logs), opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -220,7 +201,7 @@ func TestTimeoutCancelsRun(t *testing.T) {
 
 func TestShutdownWaitsAndCancels(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	s, err := New(newLogger(logs), Options{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -264,7 +245,7 @@ func TestShutdownWaitsAndCancels(t *testing.T) {
 
 func TestShutdownGivesUpWhenContextEnds(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	s, err := New(newLogger(logs), Options{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
