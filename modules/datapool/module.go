@@ -189,6 +189,10 @@ type metrics struct {
 	eventsFailed prometheus.Counter
 	exportRows   *prometheus.CounterVec
 	exports      *prometheus.CounterVec
+	// refreshes counts pattern refreshes (scheduled or asked for) by
+	// outcome; lastRefresh is when one last completed without error.
+	refreshes   *prometheus.CounterVec
+	lastRefresh prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -213,8 +217,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ocrpool_datapool_exports_total",
 			Help: "Exports, by format and result (ok, failed).",
 		}, []string{"format", "result"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ocrpool_patterns_refreshes_total",
+			Help: "Pattern refreshes, scheduled or asked for, by result: activated, rejected (stored inactive by the gate), unchanged, empty (nothing recurs yet), error.",
+		}, []string{"result"}),
+		lastRefresh: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ocrpool_patterns_last_refresh_timestamp_seconds",
+			Help: "Unix time at which a pattern refresh last completed without error (0: none since the process started).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.corrections, m.outliers, m.eventsFailed, m.exportRows, m.exports} {
+	for _, result := range []string{"activated", "rejected", "unchanged", "empty", "error"} {
+		m.refreshes.WithLabelValues(result) // every series exists from the start, for rate() and alerts
+	}
+	for _, c := range []prometheus.Collector{m.corrections, m.outliers, m.eventsFailed, m.exportRows, m.exports, m.refreshes, m.lastRefresh} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}

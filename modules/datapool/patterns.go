@@ -28,7 +28,8 @@ const gateTolerance = 0.01
 // slice, and activates it when it is not worse (the first version always).
 // A version that fails the gate is stored inactive with the reason.
 // Errors: Conflict when another refresh runs, Unavailable/Timeout.
-func (s *Service) RefreshPatterns(ctx context.Context, actor string) (RefreshResult, error) {
+func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res RefreshResult, err error) {
+	defer func() { s.countRefresh(res, err) }()
 	release, err := s.patternLock(ctx, "refresh")
 	if err != nil {
 		return RefreshResult{}, err
@@ -54,7 +55,7 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (RefreshRes
 	set := patternset.LearnPool(pool.Pool, opts)
 	learned := time.Since(t0) - read
 	total := pool.Learn + pool.Held
-	res := RefreshResult{Corrections: total}
+	res = RefreshResult{Corrections: total}
 
 	latest, err := s.patterns.latest(ctx)
 	if err != nil {
@@ -177,6 +178,28 @@ func (s *Service) validate(ctx context.Context, candidate *patternset.Set, holdo
 	}
 	val.Accepted, val.Reasons = val.Candidate.NotWorse(activeScore, gateTolerance)
 	return val, nil
+}
+
+// countRefresh records a refresh's outcome in the metrics.
+func (s *Service) countRefresh(res RefreshResult, err error) {
+	result := "error"
+	switch {
+	case err != nil && apierr.Is(err, apierr.Conflict):
+		return // another refresh holds the lock: that one is counted
+	case err != nil:
+	case res.Created && res.Activated:
+		result = "activated"
+	case res.Created:
+		result = "rejected"
+	case res.Version != "":
+		result = "unchanged"
+	default:
+		result = "empty"
+	}
+	s.metrics.refreshes.WithLabelValues(result).Inc()
+	if err == nil {
+		s.metrics.lastRefresh.Set(float64(time.Now().Unix()))
+	}
 }
 
 // ActivatePatterns makes version the active pattern set at once, whatever

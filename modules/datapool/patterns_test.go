@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ocrpool/ocrpool/config"
@@ -134,6 +135,15 @@ func TestRefreshTwiceMakesOneVersion(t *testing.T) {
 	if n := env.count(t, "pattern_cache_versions"); n != 1 {
 		t.Fatalf("%d versions stored, want 1", n)
 	}
+	refreshes := env.svc.metrics.refreshes
+	for result, want := range map[string]float64{"activated": 1, "unchanged": 1, "rejected": 0, "empty": 0, "error": 0} {
+		if got := metricValue(t, refreshes.WithLabelValues(result)); got != want {
+			t.Errorf("ocrpool_patterns_refreshes_total{result=%q} = %v, want %v", result, got, want)
+		}
+	}
+	if ts := metricValue(t, env.svc.metrics.lastRefresh); ts < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("last refresh timestamp %v, want about now", ts)
+	}
 }
 
 func TestRefreshWithNothingToLearn(t *testing.T) {
@@ -145,6 +155,9 @@ func TestRefreshWithNothingToLearn(t *testing.T) {
 	}
 	if _, err := env.svc.ActivePatternSet(context.Background()); !apierr.Is(err, apierr.NotFound) {
 		t.Fatalf("ActivePatternSet with none = %v, want not_found", err)
+	}
+	if got := metricValue(t, env.svc.metrics.refreshes.WithLabelValues("empty")); got != 1 {
+		t.Errorf("empty refreshes counted %v, want 1", got)
 	}
 }
 
@@ -554,4 +567,17 @@ func (e *testEnv) sibling(t *testing.T, opts ...func(*Deps)) *testEnv {
 		t.Fatal(err)
 	}
 	return &testEnv{svc: m.Service(), mod: m, db: e.db, cache: c, logs: logs, srv: srv, engine: srv.Handler(), cfg: e.cfg, deps: deps}
+}
+
+// metricValue reads a counter's or a gauge's value.
+func metricValue(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var out dto.Metric
+	if err := m.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	if c := out.GetCounter(); c != nil {
+		return c.GetValue()
+	}
+	return out.GetGauge().GetValue()
 }
