@@ -364,24 +364,12 @@ func (s *store) insertSQL(n int) string {
 	b.WriteString("INSERT INTO corrections_master (")
 	b.WriteString(insertColumnList)
 	b.WriteString(") VALUES ")
-	p := 0
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		for j := range insertColumns {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			p++
-			if s.dialect == db.Postgres {
-				b.WriteByte('$')
-				b.WriteString(strconv.Itoa(p))
-			} else {
-				b.WriteByte('?')
-			}
-		}
+		b.WriteString(s.placeholders(i*len(insertColumns)+1, len(insertColumns)))
 		b.WriteByte(')')
 	}
 	b.WriteString(" ON CONFLICT (source_app, source_correction_id) DO NOTHING")

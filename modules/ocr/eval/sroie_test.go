@@ -16,24 +16,7 @@ import (
 // defaults measure on these receipts (docs/OCR.md), so they catch a broken
 // step or a lost Tesseract setting, not noise.
 func TestSROIEDev(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs Tesseract on real receipts")
-	}
-	dir, ok := FindDevSet()
-	if !ok {
-		t.Skipf("%s not found above this folder: skipping the SROIE evaluation", DevSetPath)
-	}
-	samples, err := Load(dir, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default().OCR
-	cfg.PoolSize = 2
-	svc, err := ocr.NewService(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
+	samples, svc := devSet(t, 10)
 	rep, err := Run(context.Background(), svc, samples, 2, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -66,25 +49,8 @@ func TestSROIEDev(t *testing.T) {
 // 90 % of the time (the OCR issue's goal), without costing the merchants
 // never seen anything.
 func TestSROIELearn(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs Tesseract on real receipts")
-	}
-	dir, ok := FindDevSet()
-	if !ok {
-		t.Skipf("%s not found above this folder: skipping the SROIE evaluation", DevSetPath)
-	}
-	samples, err := Load(dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.OCR.PoolSize = 2
-	svc, err := ocr.NewService(cfg.OCR, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	rep, err := RunLearn(context.Background(), svc, NewPoolLearner(cfg.Datapool, 1, t.TempDir(), nil), samples, 2, nil)
+	samples, svc := devSet(t, 0)
+	rep, err := RunLearn(context.Background(), svc, NewPoolLearner(config.Default().Datapool, 1, t.TempDir(), nil), samples, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,4 +66,30 @@ func TestSROIELearn(t *testing.T) {
 	if a.Date != b.Date || a.Amount != b.Amount {
 		t.Errorf("date or amount changed by merchant patterns: before %+v, after %+v", b, a)
 	}
+}
+
+// devSet loads the first limit receipts of the SROIE dev set (all when
+// limit is 0) and an OCR service with two workers to read them, skipping
+// the test when the set is absent or -short is given.
+func devSet(t *testing.T, limit int) ([]Sample, *ocr.Service) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs Tesseract on real receipts")
+	}
+	dir, ok := FindDevSet()
+	if !ok {
+		t.Skipf("%s not found above this folder: skipping the SROIE evaluation", DevSetPath)
+	}
+	samples, err := Load(dir, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default().OCR
+	cfg.PoolSize = 2
+	svc, err := ocr.NewService(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close() })
+	return samples, svc
 }
