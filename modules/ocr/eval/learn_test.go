@@ -163,6 +163,25 @@ func TestRunLearn(t *testing.T) {
 	}
 }
 
+// A data pool section left at its zero value (a caller that builds its own)
+// still learns: the batch size falls back to the default.
+func TestPoolLearnerZeroConfig(t *testing.T) {
+	dir := writeFolder(t, []string{"Gardenia Bakeries", "Sanyu Stationery Shop"}, nil, 6)
+	samples, err := Load(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := RunLearn(ctx, &textReader{}, NewPoolLearner(config.DatapoolConfig{}, 1, t.TempDir(), nil), samples, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Learned.Corrections != rep.LearnReceipts || rep.Learned.Version == "" {
+		t.Fatalf("learned %+v from %d receipts", rep.Learned, rep.LearnReceipts)
+	}
+}
+
 func TestRunLearnNeedsBothHalves(t *testing.T) {
 	dir := writeFolder(t, []string{"Gardenia Bakeries"}, nil, 1)
 	samples, err := Load(dir, 0)

@@ -35,6 +35,9 @@ func NewPoolLearner(cfg config.DatapoolConfig, minFrequency int, dir string, log
 	if minFrequency > 0 {
 		cfg.MinFrequency = minFrequency
 	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = config.Default().Datapool.MaxBatch // Learn sends batches of it
+	}
 	// The test half is the held-out set: learn from the whole learn half.
 	cfg.PatternHoldout = 0
 	if log == nil {
