@@ -77,8 +77,12 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 	if err != nil {
 		return res, err
 	}
-	s.log.Debug("pattern refresh timings", "read", read, "count", pool.groupsTook, "learn", learned, "validate", time.Since(t0)-read-learned,
-		"groups", len(pool.Pool.Groups), "texts", len(pool.Pool.Texts), "holdout", len(pool.Holdout))
+	validated := time.Since(t0) - read - learned
+	defer func() {
+		s.log.Debug("pattern refresh timings", "read", read, "count", pool.groupsTook, "learn", learned, "validate", validated,
+			"store_and_activate", time.Since(t0)-read-learned-validated,
+			"groups", len(pool.Pool.Groups), "texts", len(pool.Pool.Texts), "holdout", len(pool.Holdout))
+	}()
 	valJSON, err := jsonText(val)
 	if err != nil {
 		return res, err
@@ -99,9 +103,18 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 		Validation:              valJSON,
 		Notes:                   &notes,
 	}
+	// The patterns are encoded once, for the stored version and for the
+	// served body.
+	patternsJSON, err := json.Marshal(set.Patterns)
+	if err != nil {
+		return res, fmt.Errorf("encoding pattern set: %w", err)
+	}
 	err = s.patterns.insertVersion(ctx, &row, func(name string) error {
 		set.Version = name
-		data, err := json.Marshal(set)
+		data, err := json.Marshal(struct {
+			*patternset.Set
+			Patterns json.RawMessage `json:"patterns"`
+		}{set, patternsJSON})
 		if err != nil {
 			return fmt.Errorf("encoding pattern set: %w", err)
 		}
@@ -117,7 +130,7 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 		s.log.Warn("pattern set version failed validation", "version", row.VersionName, "reasons", val.Reasons)
 		return res, nil
 	}
-	if _, err := s.activatePatterns(ctx, row.VersionName, actionActivate, actor, "refresh: passed validation"); err != nil {
+	if _, err := s.activatePatterns(ctx, row.VersionName, actionActivate, actor, "refresh: passed validation", patternsJSON); err != nil {
 		return res, err
 	}
 	res.Activated = true
@@ -206,7 +219,7 @@ func (s *Service) countRefresh(res RefreshResult, err error) {
 // its validation said (an admin's decision). Errors: NotFound, Conflict
 // when it is already active.
 func (s *Service) ActivatePatterns(ctx context.Context, version, actor, reason string) (PatternVersion, error) {
-	return s.activatePatterns(ctx, version, actionActivate, actor, reason)
+	return s.activatePatterns(ctx, version, actionActivate, actor, reason, nil)
 }
 
 // RollbackPatterns makes an earlier version active at once and records
@@ -216,10 +229,13 @@ func (s *Service) RollbackPatterns(ctx context.Context, version, actor, reason s
 	if strings.TrimSpace(reason) == "" {
 		return PatternVersion{}, apierr.Field("reason", "a rollback needs a reason")
 	}
-	return s.activatePatterns(ctx, version, actionRollback, actor, reason)
+	return s.activatePatterns(ctx, version, actionRollback, actor, reason, nil)
 }
 
-func (s *Service) activatePatterns(ctx context.Context, version, action, actor, reason string) (PatternVersion, error) {
+// activatePatterns makes version active and serves it. patterns is the
+// version's "patterns" JSON when the caller has it at hand (a refresh that
+// just encoded them); nil reads it from the database.
+func (s *Service) activatePatterns(ctx context.Context, version, action, actor, reason string, patterns json.RawMessage) (PatternVersion, error) {
 	if !validVersionName(version) {
 		return PatternVersion{}, apierr.Field("version", "must look like v12")
 	}
@@ -228,8 +244,16 @@ func (s *Service) activatePatterns(ctx context.Context, version, action, actor, 
 	if err != nil {
 		return PatternVersion{}, err
 	}
-	served := newServedSet(row)
-	s.serving.publish(ctx, served)
+	if patterns == nil {
+		patterns, err = s.patterns.patternsJSON(ctx, row.VersionID)
+	}
+	if err != nil {
+		// Activated all the same: this process's poll and the other
+		// processes' load it from the database.
+		s.log.Error("reading the activated pattern set failed; serving it after the next poll", "version", row.VersionName, "err", err)
+	} else {
+		s.serving.publish(ctx, newServedSet(row, patterns))
+	}
 	event := webhook.EventActivated
 	if action == actionRollback {
 		event = webhook.EventRolledBack
@@ -262,7 +286,7 @@ func (s *Service) PatternSetVersion(ctx context.Context, version string) (*Patte
 	if err != nil {
 		return nil, err
 	}
-	return newServedSet(row).decode()
+	return newServedSet(row, storedPatterns(row.PatternData)).decode()
 }
 
 // PatternVersions lists every version without its patterns, newest first.

@@ -1,6 +1,7 @@
 package datapool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,23 +22,65 @@ import (
 // servedSet is the active pattern set as this process serves it: the
 // response body is encoded once per activation, not once per request.
 type servedSet struct {
-	Version string `json:"version"`
-	Body    []byte `json:"body"` // JSON of PatternSet
+	Version string
+	Body    []byte // JSON of PatternSet
 }
 
-func newServedSet(row patternVersionRow) *servedSet {
-	var patterns map[string][]patternset.Pattern
-	var raw struct {
-		Patterns map[string][]patternset.Pattern `json:"patterns"`
+// servedBody is PatternSet with its patterns copied as stored: a set of
+// tens of thousands of patterns is not decoded only to be encoded again.
+type servedBody struct {
+	PatternVersion
+	Patterns json.RawMessage `json:"patterns"`
+}
+
+// newServedSet builds the body of a version; patterns is its "patterns"
+// object as stored.
+func newServedSet(row patternVersionRow, patterns json.RawMessage) *servedSet {
+	if len(patterns) == 0 || patterns[0] != '{' {
+		patterns = json.RawMessage("{}")
 	}
-	if json.Unmarshal([]byte(row.PatternData), &raw) == nil {
-		patterns = raw.Patterns
-	}
-	if patterns == nil {
-		patterns = map[string][]patternset.Pattern{}
-	}
-	body, _ := json.Marshal(PatternSet{PatternVersion: row.info(nil), Patterns: patterns}) // plain data: cannot fail
+	body, _ := json.Marshal(servedBody{PatternVersion: row.info(nil), Patterns: patterns}) // valid JSON in: cannot fail
 	return &servedSet{Version: row.VersionName, Body: body}
+}
+
+// storedPatterns is the "patterns" object of a stored pattern_data.
+func storedPatterns(data string) json.RawMessage {
+	var raw struct {
+		Patterns json.RawMessage `json:"patterns"`
+	}
+	if json.Unmarshal([]byte(data), &raw) != nil {
+		return nil
+	}
+	return raw.Patterns
+}
+
+// encode is how a served set is stored in Redis: the version, a newline,
+// then the body as is (JSON would add a base64 copy of megabytes).
+func (s *servedSet) encode() []byte {
+	out := make([]byte, 0, len(s.Version)+1+len(s.Body))
+	out = append(out, s.Version...)
+	out = append(out, '\n')
+	return append(out, s.Body...)
+}
+
+// decodeServedSet reads what encode wrote. A value in the JSON form of
+// earlier releases also reads, so a rolling upgrade serves throughout.
+func decodeServedSet(raw []byte) (*servedSet, bool) {
+	if len(raw) > 0 && raw[0] == '{' {
+		var legacy struct {
+			Version string `json:"version"`
+			Body    []byte `json:"body"`
+		}
+		if json.Unmarshal(raw, &legacy) != nil || legacy.Version == "" || !json.Valid(legacy.Body) {
+			return nil, false
+		}
+		return &servedSet{Version: legacy.Version, Body: legacy.Body}, true
+	}
+	version, body, ok := bytes.Cut(raw, []byte{'\n'})
+	if !ok || !validVersionName(string(version)) || !json.Valid(body) {
+		return nil, false
+	}
+	return &servedSet{Version: string(version), Body: body}, true
 }
 
 func (s *servedSet) decode() (*PatternSet, error) {
@@ -97,9 +140,8 @@ func (p *patternServer) publish(ctx context.Context, set *servedSet) {
 	if p.rdb == nil {
 		return
 	}
-	raw, _ := json.Marshal(set)
 	ctx = context.WithoutCancel(ctx)
-	if err := p.rdb.Set(ctx, p.key, raw, 0).Err(); err != nil {
+	if err := p.rdb.Set(ctx, p.key, set.encode(), 0).Err(); err != nil {
 		p.log.Error("writing the active pattern set to Redis failed; other processes will load it from the database", "version", set.Version, "err", err)
 		return
 	}
@@ -126,9 +168,8 @@ func (p *patternServer) reload(ctx context.Context) error {
 		raw, err := p.rdb.Get(ctx, p.key).Bytes()
 		switch {
 		case err == nil:
-			var set servedSet
-			if json.Unmarshal(raw, &set) == nil && set.Version != "" {
-				p.swap(&set)
+			if set, ok := decodeServedSet(raw); ok {
+				p.swap(set)
 				return nil
 			}
 		case !errors.Is(err, redis.Nil):
@@ -155,13 +196,12 @@ func (p *patternServer) reloadFromDB(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	set := newServedSet(row)
+	set := newServedSet(row, storedPatterns(row.PatternData))
 	p.swap(set)
 	if p.rdb != nil && !p.degraded.Load() {
 		// The database is the truth: correct Redis for the other processes
 		// (first start, a flushed Redis, an activation Redis never heard of).
-		raw, _ := json.Marshal(set)
-		_ = p.rdb.Set(ctx, p.key, raw, 0).Err()
+		_ = p.rdb.Set(ctx, p.key, set.encode(), 0).Err()
 	}
 	return nil
 }
@@ -213,10 +253,13 @@ func (p *patternServer) follow(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				break loop
-			case _, ok := <-msgs:
+			case msg, ok := <-msgs:
 				if !ok {
 					p.markDegraded(errors.New("subscription closed"))
 					break loop
+				}
+				if cur := p.cur.Load(); cur != nil && cur.Version == msg.Payload {
+					continue // this process's own activation, already swapped in
 				}
 				if err := p.reload(ctx); err != nil {
 					p.log.Warn("reloading the active pattern set failed", "err", err)

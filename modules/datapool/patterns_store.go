@@ -152,7 +152,8 @@ func (s *patternStore) activate(ctx context.Context, name, action, actor, reason
 				return err
 			}
 		}
-		if err := tx.Where("version_name = ?", name).Take(&row).Error; err != nil {
+		// Not the patterns: megabytes the activation does not need.
+		if err := tx.Omit("pattern_data").Where("version_name = ?", name).Take(&row).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return apierr.New(apierr.NotFound, "no pattern set version %q", name)
 			}
@@ -192,6 +193,22 @@ func (s *patternStore) activate(ctx context.Context, name, action, actor, reason
 		return "", row, ae
 	}
 	return prev, row, dbError(err, "activating pattern set version")
+}
+
+// patternsJSON reads the "patterns" object of a version's pattern_data.
+func (s *patternStore) patternsJSON(ctx context.Context, versionID int) (json.RawMessage, error) {
+	expr := "pattern_data->'patterns'"
+	if s.dialect != db.Postgres {
+		expr = "json_extract(pattern_data, '$.patterns')"
+	}
+	var data sql.NullString
+	if err := s.db.WithContext(ctx).Model(&patternVersionRow{}).Select(expr).Where("version_id = ?", versionID).Row().Scan(&data); err != nil {
+		return nil, dbError(err, "reading pattern set")
+	}
+	if !data.Valid || !json.Valid([]byte(data.String)) {
+		return nil, fmt.Errorf("pattern set %d: stored patterns are not a JSON object", versionID)
+	}
+	return json.RawMessage(data.String), nil
 }
 
 // advisoryLockPatterns is the PostgreSQL advisory lock key of activations

@@ -1,6 +1,7 @@
 package datapool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -580,4 +581,71 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 		return c.GetValue()
 	}
 	return out.GetGauge().GetValue()
+}
+
+// The active set is stored in Redis as "version\nbody"; the JSON form of
+// earlier releases still reads, and anything else is refused (the reader
+// then loads the set from the database).
+func TestServedSetEncoding(t *testing.T) {
+	body := []byte(`{"version":"v3","patterns":{"merchant":[]}}`)
+	legacy, err := json.Marshal(map[string]any{"version": "v3", "body": body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		raw  []byte
+		ok   bool
+	}{
+		{"current", (&servedSet{Version: "v3", Body: body}).encode(), true},
+		{"legacy JSON", legacy, true},
+		{"empty", nil, false},
+		{"no newline", []byte("v3"), false},
+		{"bad version", append([]byte("x3\n"), body...), false},
+		{"truncated body", append([]byte("v3\n"), body[:10]...), false},
+		{"legacy without version", []byte(`{"body":"e30="}`), false},
+		{"legacy with a broken body", []byte(`{"version":"v3","body":"e30"}`), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := decodeServedSet(tt.raw)
+			if ok != tt.ok {
+				t.Fatalf("decodeServedSet ok = %v, want %v", ok, tt.ok)
+			}
+			if ok && (got.Version != "v3" || !bytes.Equal(got.Body, body)) {
+				t.Errorf("decoded %q %q, want v3 %q", got.Version, got.Body, body)
+			}
+		})
+	}
+}
+
+// A version's served body carries its metadata and exactly the stored
+// patterns, whichever way it was built.
+func TestServedBodyFromStoredPatterns(t *testing.T) {
+	row := patternVersionRow{VersionName: "v7", PatternCount: 1, PatternData: `{"version":"v7","patterns":{"merchant":[{"pattern":"(?i)trip with","corrected_value":"Uber","confidence":0.9,"frequency":5,"last_seen":"2024-03-01T00:00:00Z"}]},"stats":{}}`}
+	for name, patterns := range map[string]json.RawMessage{
+		"from the row":     storedPatterns(row.PatternData),
+		"given":            json.RawMessage(`{"merchant":[{"pattern":"(?i)trip with","corrected_value":"Uber","confidence":0.9,"frequency":5,"last_seen":"2024-03-01T00:00:00Z"}]}`),
+		"missing: no sets": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ps, err := newServedSet(row, patterns).decode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps.Version != "v7" || ps.ETag != `"v7"` {
+				t.Errorf("metadata = %q %q", ps.Version, ps.ETag)
+			}
+			want := 1
+			if patterns == nil {
+				want = 0
+			}
+			if got := len(ps.Patterns[patternset.FieldMerchant]); got != want {
+				t.Fatalf("merchant patterns = %d, want %d", got, want)
+			}
+			if want == 1 && ps.Patterns[patternset.FieldMerchant][0].CorrectedValue != "Uber" {
+				t.Errorf("pattern = %+v", ps.Patterns[patternset.FieldMerchant][0])
+			}
+		})
+	}
 }
