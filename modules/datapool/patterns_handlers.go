@@ -60,7 +60,51 @@ func (s *Service) handlePatternsGlobal(c *gin.Context) {
 		return
 	}
 	audit.SetResourceID(c, cur.Version)
+	// One ETag for both codings: it names the version, and without Range
+	// requests nothing can mix the bytes of the two.
+	c.Header("Vary", "Accept-Encoding")
+	if acceptsGzip(c.GetHeader("Accept-Encoding")) {
+		c.Header("Content-Encoding", "gzip")
+		c.Data(http.StatusOK, "application/json; charset=utf-8", cur.gzipped())
+		return
+	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", cur.Body)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip: named
+// (or *) with a q-value above zero.
+func acceptsGzip(header string) bool {
+	star := false
+	for _, item := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(item, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			continue
+		}
+		ok := qValue(params) > 0
+		if coding != "*" {
+			return ok
+		}
+		star = ok
+	}
+	return star
+}
+
+// qValue reads "q=0.5" from the parameters of an Accept-Encoding item; 1
+// when there is none, 0 when it does not parse.
+func qValue(params string) float64 {
+	for _, p := range strings.Split(params, ";") {
+		name, value, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil || q < 0 || q > 1 {
+			return 0
+		}
+		return q
+	}
+	return 1
 }
 
 func etagMatches(header, etag string) bool {

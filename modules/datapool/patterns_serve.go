@@ -2,6 +2,7 @@ package datapool
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,24 @@ import (
 type servedSet struct {
 	Version string
 	Body    []byte // JSON of PatternSet
+
+	gzipOnce sync.Once
+	gz       []byte
+}
+
+// gzipped is Body compressed, made on the first request that accepts it:
+// a set of thousands of patterns shrinks about tenfold, and every app
+// downloads it after each activation.
+func (s *servedSet) gzipped() []byte {
+	s.gzipOnce.Do(func() {
+		var buf bytes.Buffer
+		buf.Grow(len(s.Body) / 6)
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression) // a valid level: no error
+		_, _ = zw.Write(s.Body)                                    // a bytes.Buffer does not fail
+		_ = zw.Close()
+		s.gz = buf.Bytes()
+	})
+	return s.gz
 }
 
 // servedBody is PatternSet with its patterns copied as stored: a set of

@@ -2,6 +2,7 @@ package datapool
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -308,6 +309,36 @@ func TestPatternRoutes(t *testing.T) {
 	env.engine.ServeHTTP(rec, req)
 	if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
 		t.Fatalf("If-None-Match current = %d with %d bytes, want 304 and none", rec.Code, rec.Body.Len())
+	}
+
+	// A client that accepts gzip gets the same bytes compressed; one that
+	// refuses it, plain JSON.
+	for _, enc := range []struct {
+		header string
+		gzip   bool
+	}{{"gzip, deflate, br", true}, {"br;q=1.0, gzip;q=0.5", true}, {"*", true}, {"gzip;q=0", false}, {"identity", false}, {"*;q=0, gzip;q=0.1", true}} {
+		req := httptest.NewRequest(http.MethodGet, "/patterns/global", nil)
+		req.Header.Set("Accept-Encoding", enc.header)
+		rec := httptest.NewRecorder()
+		env.engine.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Header().Get("Vary") != "Accept-Encoding" || rec.Header().Get("ETag") != `"v1"` {
+			t.Fatalf("Accept-Encoding %q: %d, Vary %q, ETag %q", enc.header, rec.Code, rec.Header().Get("Vary"), rec.Header().Get("ETag"))
+		}
+		got := rec.Body.Bytes()
+		if isGzip := rec.Header().Get("Content-Encoding") == "gzip"; isGzip != enc.gzip {
+			t.Fatalf("Accept-Encoding %q: Content-Encoding %q", enc.header, rec.Header().Get("Content-Encoding"))
+		} else if isGzip {
+			zr, err := gzip.NewReader(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got, w.Body.Bytes()) {
+			t.Fatalf("Accept-Encoding %q: the body differs from the plain one", enc.header)
+		}
 	}
 
 	w = env.do(t, http.MethodGet, "/patterns/versions", nil)
