@@ -38,7 +38,7 @@ func (s *servedSet) gzipped() []byte {
 		var buf bytes.Buffer
 		buf.Grow(len(s.Body) / 6)
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression) // a valid level: no error
-		_, _ = zw.Write(s.Body)                                    // a bytes.Buffer does not fail
+		_, _ = zw.Write(s.Body)                                     // a bytes.Buffer does not fail
 		_ = zw.Close()
 		s.gz = buf.Bytes()
 	})
