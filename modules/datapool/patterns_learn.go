@@ -3,6 +3,7 @@ package datapool
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -76,14 +77,18 @@ type learningPool struct {
 }
 
 // learnSQL holds one dialect's spelling of what the learning queries
-// compute per row. holdoutDigits (compared with patternset.HoldoutBound)
-// and sampleKey mirror patternset.Holdout and patternset.SampleKey for
-// UUIDs, which every corrections_master id is.
+// compute per row. holdoutKey and sampleKey are the digits of the ID that
+// patternset.Holdout and patternset.SampleKey read from a UUID (which every
+// corrections_master id is), as a value that compares like the number
+// they spell with a bound made by bound: bytes in PostgreSQL, lower-case
+// hex text in SQLite. Comparing them costs a fraction of turning them
+// into numbers, on every row of the window.
 type learnSQL struct {
+	postgres                   bool
 	origMerchant, origCategory string
 	hasMerchant, hasCategory   string // fields_corrected names the field
-	holdoutDigits, sampleKey   string
-	thresholds                 string // a JSON object {key: threshold} as rows (k, t)
+	holdoutKey, sampleKey      string
+	thresholds                 string // a JSON object {key: bound} as rows (k, t)
 	// withThresholds: read the thresholds in a materialized WITH, so
 	// SQLite builds an index on them instead of walking the JSON for every
 	// row (22 s instead of 1 at 200,000 rows). PostgreSQL hashes them
@@ -92,44 +97,60 @@ type learnSQL struct {
 	quality        string
 }
 
+// Digits of the keys: four hex digits hold out, eight sample.
+const (
+	holdoutDigits = 4
+	sampleDigits  = 8
+)
+
 func (s *patternStore) learnSQL() learnSQL {
 	if s.dialect == db.Postgres {
 		return learnSQL{
+			postgres:     true,
 			origMerchant: "original_inference->>'merchant'",
 			origCategory: "original_inference->>'category'",
 			hasMerchant:  "'merchant' = ANY(fields_corrected)",
 			hasCategory:  "'category' = ANY(fields_corrected)",
-			// Bytes of the UUID, not its text: three times cheaper.
-			holdoutDigits: "(get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))",
-			sampleKey: "(get_byte(uuid_send(id), 10) * 16777216::bigint + get_byte(uuid_send(id), 11) * 65536" +
-				" + get_byte(uuid_send(id), 12) * 256 + get_byte(uuid_send(id), 13))",
-			thresholds: "(SELECT key AS k, value::bigint AS t FROM jsonb_each_text(CAST(CAST(? AS text) AS jsonb)))",
+			// Bytes 14–15 and 10–13 of the UUID.
+			holdoutKey: "substring(uuid_send(id) from 15 for 2)",
+			sampleKey:  "substring(uuid_send(id) from 11 for 4)",
+			thresholds: "(SELECT key AS k, decode(value, 'hex') AS t FROM jsonb_each_text(CAST(CAST(? AS text) AS jsonb)))",
 			quality:    "data_quality_score >= ?",
 		}
-	}
-	// SQLite has no hex parsing: each digit is its position in a string.
-	hexAt := func(pos int) string {
-		return fmt.Sprintf("(instr('0123456789abcdef', substr(lower(id), %d, 1)) - 1)", pos)
-	}
-	hexRange := func(from, n int) string {
-		parts := make([]string, n)
-		for i := range n {
-			parts[i] = fmt.Sprintf("%s * %d", hexAt(from+i), int64(1)<<(4*(n-1-i)))
-		}
-		return "(" + strings.Join(parts, " + ") + ")"
 	}
 	return learnSQL{
 		origMerchant: "json_extract(original_inference, '$.merchant')",
 		origCategory: "json_extract(original_inference, '$.category')",
 		// A JSON array (or, imported, an array literal): both quote items.
-		hasMerchant:    `instr(fields_corrected, '"merchant"') > 0`,
-		hasCategory:    `instr(fields_corrected, '"category"') > 0`,
-		holdoutDigits:  hexRange(33, 4),
-		sampleKey:      hexRange(25, 8),
+		hasMerchant: `instr(fields_corrected, '"merchant"') > 0`,
+		hasCategory: `instr(fields_corrected, '"category"') > 0`,
+		// Characters 33–36 and 25–32 of the text form.
+		holdoutKey:     "substr(lower(id), 33, 4)",
+		sampleKey:      "substr(lower(id), 25, 8)",
 		thresholds:     "(SELECT key AS k, value AS t FROM json_each(?))",
 		withThresholds: true,
 		quality:        "CAST(data_quality_score AS REAL) >= ?",
 	}
+}
+
+// boundHex spells a bound on a key of digits hex digits: key < bound is
+// the key's number < t. A bound the digits cannot reach is longer than any
+// key and above all of them, both as bytes and as text.
+func boundHex(t uint64, digits int) string {
+	if t >= 1<<(4*digits) {
+		return strings.Repeat("f", digits+2)
+	}
+	return fmt.Sprintf("%0*x", digits, t)
+}
+
+// bound is boundHex as a query parameter of the dialect.
+func (q learnSQL) bound(t uint64, digits int) any {
+	h := boundHex(t, digits)
+	if q.postgres {
+		b, _ := hex.DecodeString(h) // an even number of hex digits: no error
+		return b
+	}
+	return h
 }
 
 // rowsSQL selects the filtered corrections with the columns both queries
@@ -139,15 +160,15 @@ func (q learnSQL) rowsSQL(extra string) string {
 		` + q.origMerchant + ` AS om, ` + q.origCategory + ` AS oc,
 		CASE WHEN COALESCE(corrected_merchant, '') = '' THEN ` + q.hasMerchant + ` ELSE FALSE END AS mf,
 		CASE WHEN COALESCE(corrected_category, '') = '' THEN ` + q.hasCategory + ` ELSE FALSE END AS cf,
-		` + q.holdoutDigits + ` < ? AS held, created_at` + extra + `
+		` + q.holdoutKey + ` < ? AS held, created_at` + extra + `
 	FROM corrections_master
 	WHERE is_outlier = ? AND created_at > ? AND created_at <= ?
 		AND data_quality_score IS NOT NULL AND ` + q.quality
 
 }
 
-func rowsArgs(f learningFilter) []any {
-	return []any{int64(patternset.HoldoutBound(f.HoldoutPct)), false, f.From, f.To, f.MinQuality}
+func (q learnSQL) rowsArgs(f learningFilter) []any {
+	return []any{q.bound(patternset.HoldoutBound(f.HoldoutPct), holdoutDigits), false, f.From, f.To, f.MinQuality}
 }
 
 // groupsSQL counts the filtered corrections by everything learning reads
@@ -161,45 +182,98 @@ func (q learnSQL) groupsSQL() string {
 	GROUP BY corrected_merchant, corrected_category, om, oc, mf, cf, held`
 }
 
+// A value is keyed by the column it comes from (see rawKey): the stored
+// corrected merchant or category, or the original one the user left.
+const (
+	keyCorrected = 'c'
+	keyOriginal  = 'o'
+)
+
+// sampleThresholds are the per-value bounds of a sampling pass, by field
+// and by the column the value comes from: {value: boundHex}. Empty maps
+// are left out of the query.
+type sampleThresholds struct {
+	merchantCorrected, merchantOriginal map[string]string
+	categoryCorrected, categoryOriginal map[string]string
+}
+
 // samplesSQL reads the texts of the samples: a learned row when its sample
-// key is below the pool's threshold or that of its merchant or category
-// (keyed as rawKey spells them), a held-out row when below the holdout's.
-// Its parameters are samplesArgs.
-func (q learnSQL) samplesSQL() string {
-	extra := `, id, ocr_text, ` + q.sampleKey + ` AS skey,
-		CASE WHEN COALESCE(corrected_merchant, '') <> '' THEN 'c' || corrected_merchant
-			WHEN NOT (` + q.hasMerchant + `) THEN 'o' || (` + q.origMerchant + `) END AS mkey,
-		CASE WHEN COALESCE(corrected_category, '') <> '' THEN 'c' || corrected_category
-			WHEN NOT (` + q.hasCategory + `) THEN 'o' || (` + q.origCategory + `) END AS ckey`
-	with, tm, tc := "", q.thresholds+" tm", q.thresholds+" tc"
-	if q.withThresholds {
-		with, tm, tc = "WITH tm AS MATERIALIZED "+q.thresholds+", tc AS MATERIALIZED "+q.thresholds+"\n\t", "tm", "tc"
+// key is below the pool's bound or that of its merchant or category, a
+// held-out row when below the holdout's. Each non-empty threshold map is
+// a join on the column its keys come from. Its parameters are samplesArgs.
+func (q learnSQL) samplesSQL(th sampleThresholds) string {
+	extra := `, id, ocr_text, ` + q.sampleKey + ` AS skey`
+	type join struct {
+		alias string
+		m     map[string]string
+		on    string
 	}
-	return with + `SELECT r.id, r.ocr_text, r.corrected_merchant, r.corrected_category, r.om, r.oc, r.mf, r.cf, r.held, r.created_at
-	FROM (` + q.rowsSQL(extra) + `) r
-	LEFT JOIN ` + tm + ` ON tm.k = r.mkey
-	LEFT JOIN ` + tc + ` ON tc.k = r.ckey
-	WHERE CASE WHEN r.held THEN r.skey < ?
-		ELSE r.skey < ? OR r.skey < COALESCE(tm.t, 0) OR r.skey < COALESCE(tc.t, 0) END`
+	joins := []join{
+		{"mc", th.merchantCorrected, "r.corrected_merchant"},
+		{"mo", th.merchantOriginal, "r.omk"},
+		{"cc", th.categoryCorrected, "r.corrected_category"},
+		{"co", th.categoryOriginal, "r.ock"},
+	}
+	var with []string
+	var from, below strings.Builder
+	for _, j := range joins {
+		if len(j.m) == 0 {
+			continue
+		}
+		switch j.alias {
+		case "mo":
+			extra += `, CASE WHEN COALESCE(corrected_merchant, '') = '' AND NOT (` + q.hasMerchant + `) THEN ` + q.origMerchant + ` END AS omk`
+		case "co":
+			extra += `, CASE WHEN COALESCE(corrected_category, '') = '' AND NOT (` + q.hasCategory + `) THEN ` + q.origCategory + ` END AS ock`
+		}
+		if q.withThresholds {
+			with = append(with, j.alias+" AS MATERIALIZED "+q.thresholds)
+			from.WriteString("\n\tLEFT JOIN " + j.alias + " ON " + j.alias + ".k = " + j.on)
+		} else {
+			from.WriteString("\n\tLEFT JOIN " + q.thresholds + " " + j.alias + " ON " + j.alias + ".k = " + j.on)
+		}
+		// A row without a bound compares with NULL: not below.
+		below.WriteString(" OR r.skey < " + j.alias + ".t")
+	}
+	prefix := ""
+	if len(with) > 0 {
+		prefix = "WITH " + strings.Join(with, ", ") + "\n\t"
+	}
+	return prefix + `SELECT r.id, r.ocr_text, r.corrected_merchant, r.corrected_category, r.om, r.oc, r.mf, r.cf, r.held, r.created_at
+	FROM (` + q.rowsSQL(extra) + `) r` + from.String() + `
+	WHERE CASE WHEN r.held THEN r.skey < ? ELSE r.skey < ?` + below.String() + ` END`
 }
 
-// samplesArgs are samplesSQL's parameters, in the order its text uses them.
-func (q learnSQL) samplesArgs(f learningFilter, merchantThresholds, categoryThresholds string, holdoutThr, poolThr uint64) []any {
-	rows := rowsArgs(f)
-	if q.withThresholds {
-		return append([]any{merchantThresholds, categoryThresholds}, append(rows, int64(holdoutThr), int64(poolThr))...)
+// samplesArgs are samplesSQL(th)'s parameters, in the order its text uses
+// them.
+func (q learnSQL) samplesArgs(f learningFilter, th sampleThresholds, holdoutThr, poolThr uint64) ([]any, error) {
+	var maps []any
+	for _, m := range []map[string]string{th.merchantCorrected, th.merchantOriginal, th.categoryCorrected, th.categoryOriginal} {
+		if len(m) == 0 {
+			continue
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		maps = append(maps, string(b))
 	}
-	return append(rows, merchantThresholds, categoryThresholds, int64(holdoutThr), int64(poolThr))
+	bounds := []any{q.bound(holdoutThr, sampleDigits), q.bound(poolThr, sampleDigits)}
+	if q.withThresholds {
+		return append(append(maps, q.rowsArgs(f)...), bounds...), nil
+	}
+	return append(append(q.rowsArgs(f), maps...), bounds...), nil
 }
 
-// rawKey is how samplesSQL keys a row's merchant or category: the stored
-// corrected value, else the original one unless the user marked it wrong.
+// rawKey is how a row's merchant or category is keyed for sampling: the
+// stored corrected value, else the original one unless the user marked it
+// wrong, after a byte saying which (samplesSQL joins on that column).
 func rawKey(corrected, original sql.NullString, fixed bool) string {
 	switch {
 	case corrected.Valid && corrected.String != "":
-		return "c" + corrected.String
+		return string(rune(keyCorrected)) + corrected.String
 	case !fixed && original.Valid:
-		return "o" + original.String
+		return string(rune(keyOriginal)) + original.String
 	}
 	return ""
 }
@@ -256,29 +330,31 @@ func (s *patternStore) readLearningPool(ctx context.Context, f learningFilter, v
 		// Thresholds only for the keys whose values sample more than the
 		// pool's uniform sample does.
 		poolThr := smp.PoolThreshold(out.Learn)
-		thresholds := func(keys map[string]int) (string, error) {
-			m := make(map[string]uint64)
+		thresholds := func(keys map[string]int) (corrected, original map[string]string) {
+			corrected, original = map[string]string{}, map[string]string{}
 			for k, n := range keys {
 				if n < f.MinFrequency {
 					continue
 				}
 				if t := smp.ValueThreshold(n, out.Learn); t > poolThr {
-					m[k] = t
+					switch k[0] {
+					case keyCorrected:
+						corrected[k[1:]] = boundHex(t, sampleDigits)
+					case keyOriginal:
+						original[k[1:]] = boundHex(t, sampleDigits)
+					}
 				}
 			}
-			b, err := json.Marshal(m)
-			return string(b), err
+			return corrected, original
 		}
-		mt, err := thresholds(merchantKeys)
+		var th sampleThresholds
+		th.merchantCorrected, th.merchantOriginal = thresholds(merchantKeys)
+		th.categoryCorrected, th.categoryOriginal = thresholds(categoryKeys)
+		args, err := q.samplesArgs(f, th, patternset.Threshold(holdoutSample, out.Held), poolThr)
 		if err != nil {
 			return err
 		}
-		ct, err := thresholds(categoryKeys)
-		if err != nil {
-			return err
-		}
-		args := q.samplesArgs(f, mt, ct, patternset.Threshold(holdoutSample, out.Held), poolThr)
-		if err := s.readSamples(tx, q, args, values, out); err != nil {
+		if err := s.readSamples(tx, q.samplesSQL(th), args, values, out); err != nil {
 			return fmt.Errorf("reading sampled corrections: %w", err)
 		}
 		return nil
@@ -293,7 +369,7 @@ func (s *patternStore) readLearningPool(ctx context.Context, f learningFilter, v
 // each merchant and category, the number of learned corrections of the
 // value it stands for (one: the key says which column it comes from).
 func (s *patternStore) readGroups(tx *gorm.DB, q learnSQL, f learningFilter, values valuesFunc, out *learningPool) (merchants, categories map[string]int, err error) {
-	rows, err := tx.Raw(q.groupsSQL(), rowsArgs(f)...).Rows()
+	rows, err := tx.Raw(q.groupsSQL(), q.rowsArgs(f)...).Rows()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -355,8 +431,8 @@ func (s *patternStore) readGroups(tx *gorm.DB, q learnSQL, f learningFilter, val
 }
 
 // readSamples streams the sampled rows into out.
-func (s *patternStore) readSamples(tx *gorm.DB, q learnSQL, args []any, values valuesFunc, out *learningPool) error {
-	rows, err := tx.Raw(q.samplesSQL(), args...).Rows()
+func (s *patternStore) readSamples(tx *gorm.DB, query string, args []any, values valuesFunc, out *learningPool) error {
+	rows, err := tx.Raw(query, args...).Rows()
 	if err != nil {
 		return err
 	}

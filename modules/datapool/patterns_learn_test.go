@@ -2,49 +2,86 @@ package datapool
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"maps"
 	"math"
+	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ocrpool/ocrpool/modules/patternset"
 )
 
 // The learning queries select the held-out slice and the samples in SQL:
-// their hashes must be patternset's, on both databases.
+// their keys must compare with their bounds as patternset's hashes do, on
+// both databases, at the edges of the key space too.
 func TestLearnSQLMirrorsPatternsetHashes(t *testing.T) {
 	env := newTestEnv(t, withClock(fixedNow))
 	seedBench(t, env, 300, 10)          // UUID v4, upper and lower halves of the key space
 	ingestAll(t, env.svc, uberPool(20)) // UUID v7, as ingest makes them
 	q := env.svc.patterns.learnSQL()
-	rows, err := env.db.Gorm.Raw(`SELECT id, ` + q.holdoutDigits + `, ` + q.sampleKey + ` FROM corrections_master`).Rows()
-	if err != nil {
+	var ids []string
+	if err := env.db.Gorm.Raw(`SELECT id FROM corrections_master`).Scan(&ids).Error; err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var (
-			id     string
-			digits uint64
-			key    int64
-		)
-		if err := rows.Scan(&id, &digits, &key); err != nil {
-			t.Fatal(err)
-		}
-		n++
-		if got := patternset.SampleKey(id); int64(got) != key {
-			t.Errorf("%s: SQL sample key %d, patternset %d", id, key, got)
-		}
-		for _, pct := range []int{1, 20, 50} {
-			if got, want := digits < patternset.HoldoutBound(pct), patternset.Holdout(id, pct); got != want {
-				t.Errorf("%s: SQL digits %d held out at %d%% = %v, patternset says %v", id, digits, pct, got, want)
+	if len(ids) != 340 {
+		t.Fatalf("%d rows, want 340", len(ids))
+	}
+	// Bounds at and next to some rows' own keys, and the ends.
+	samples := []uint64{0, 1, 1 << 31, 1<<32 - 1, 1 << 32, 1 << 40}
+	for _, id := range ids[:5] {
+		k := uint64(patternset.SampleKey(id))
+		samples = append(samples, k, k+1)
+	}
+	for _, pct := range []int{0, 1, 20, 50, 100} {
+		for _, thr := range samples {
+			rows, err := env.db.Gorm.Raw(`SELECT id, `+q.holdoutKey+` < ?, `+q.sampleKey+` < ? FROM corrections_master`,
+				q.bound(patternset.HoldoutBound(pct), holdoutDigits), q.bound(thr, sampleDigits)).Rows()
+			if err != nil {
+				t.Fatal(err)
 			}
+			for rows.Next() {
+				var (
+					id          string
+					held, below bool
+				)
+				if err := rows.Scan(&id, &held, &below); err != nil {
+					t.Fatal(err)
+				}
+				if want := patternset.Holdout(id, pct); held != want {
+					t.Errorf("%s: held out at %d%% in SQL = %v, patternset says %v", id, pct, held, want)
+				}
+				if want := uint64(patternset.SampleKey(id)) < thr; below != want {
+					t.Errorf("%s: sample key below %d in SQL = %v, patternset says %v", id, thr, below, want)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			rows.Close()
 		}
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+}
+
+func TestBoundHex(t *testing.T) {
+	tests := []struct {
+		t      uint64
+		digits int
+		want   string
+	}{
+		{0, 8, "00000000"},
+		{0xa3d, 8, "00000a3d"},
+		{1<<32 - 1, 8, "ffffffff"},
+		{1 << 32, 8, "ffffffffff"},
+		{13108, 4, "3334"},
+		{1 << 16, 4, "ffffff"},
 	}
-	if n != 340 {
-		t.Fatalf("checked %d rows, want 340", n)
+	for _, tt := range tests {
+		if got := boundHex(tt.t, tt.digits); got != tt.want {
+			t.Errorf("boundHex(%d, %d) = %q, want %q", tt.t, tt.digits, got, tt.want)
+		}
 	}
 }
 
@@ -147,4 +184,135 @@ func TestRefreshSampling(t *testing.T) {
 			t.Errorf("%s patterns: %d exact, %d sampled", kind, count(exact), count(sampled))
 		}
 	}
+}
+
+// The sampling pass reads exactly the rows patternset.Sampling says it
+// must: each learned row whose sample key is below the pool's threshold or
+// that of its merchant or category value, whichever column the value comes
+// from (a corrected value, or an original one the user left), and each
+// held-out row below the holdout's threshold.
+func TestReadLearningPoolSamplesByRule(t *testing.T) {
+	ctx := context.Background()
+	env := newTestEnv(t, withClock(fixedNow))
+	seedBench(t, env, 3000, 30)
+	// A third of the rows leave merchant and category to OCR: their values
+	// are the originals (or none, where the user named the field).
+	if err := env.db.Gorm.Exec(`UPDATE corrections_master SET corrected_merchant = NULL, corrected_category = NULL
+		WHERE substr(CAST(id AS text), 1, 1) IN ('0', '1', '2', '3', '4')`).Error; err != nil {
+		t.Fatal(err)
+	}
+	smp := patternset.Sampling{PerValue: 5, Pool: 100}
+	env.svc.patterns.sampling, env.svc.patterns.holdoutSample = smp, 50
+	f := learningFilter{From: fixedNow().Add(-90 * 24 * time.Hour), To: fixedNow(), MinQuality: 0.5, HoldoutPct: 20, MinFrequency: 3}
+	pool, err := env.svc.patterns.readLearningPool(ctx, f, env.svc.learningValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The rule, row by row in Go.
+	var rows []struct {
+		ID                                   string
+		CorrectedMerchant, CorrectedCategory sql.NullString
+		OriginalInference                    string
+		FieldsCorrected                      textList
+		DataQualityScore                     string
+		IsOutlier                            bool
+		CreatedAt                            time.Time
+	}
+	if err := env.db.Gorm.Table("corrections_master").Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		id       string
+		held     bool
+		values   map[string]string
+		original bool
+	}
+	var learn []row
+	var held []string
+	counts := map[string]map[string]int{}
+	originals := 0
+	for _, r := range rows {
+		q, _ := strconv.ParseFloat(r.DataQualityScore, 64)
+		at := r.CreatedAt.UTC()
+		if r.IsOutlier || q < f.MinQuality || !at.After(f.From) || at.After(f.To) {
+			continue
+		}
+		if patternset.Holdout(r.ID, f.HoldoutPct) {
+			held = append(held, r.ID)
+			continue
+		}
+		var orig Fields
+		if err := json.Unmarshal([]byte(r.OriginalInference), &orig); err != nil {
+			t.Fatal(err)
+		}
+		rv := rawValues{Merchant: r.CorrectedMerchant, Category: r.CorrectedCategory,
+			OrigMerchant: sql.NullString{String: string(orig.Merchant), Valid: true}, OrigCategory: sql.NullString{String: string(orig.Category), Valid: true}}
+		rv.MerchantFixed = r.CorrectedMerchant.String == "" && slices.Contains(r.FieldsCorrected.Items, "merchant")
+		rv.CategoryFixed = r.CorrectedCategory.String == "" && slices.Contains(r.FieldsCorrected.Items, "category")
+		_, corrected := env.svc.learningValues(rv)
+		if r.CorrectedMerchant.String == "" && corrected[patternset.FieldMerchant] != "" {
+			originals++
+		}
+		for field, v := range corrected {
+			if counts[field] == nil {
+				counts[field] = map[string]int{}
+			}
+			counts[field][v]++
+		}
+		learn = append(learn, row{id: r.ID, values: corrected})
+	}
+	if originals == 0 {
+		t.Fatal("no learned row takes its merchant from the original: the test needs some")
+	}
+	poolThr := smp.PoolThreshold(len(learn))
+	wantTexts := map[string]bool{}
+	for _, r := range learn {
+		thr := poolThr
+		for field, v := range r.values {
+			if n := counts[field][v]; n >= f.MinFrequency {
+				thr = max(thr, smp.ValueThreshold(n, len(learn)))
+			}
+		}
+		if uint64(patternset.SampleKey(r.id)) < thr {
+			wantTexts[r.id] = true
+		}
+	}
+	wantHeld := map[string]bool{}
+	for _, id := range held {
+		if uint64(patternset.SampleKey(id)) < patternset.Threshold(50, len(held)) {
+			wantHeld[id] = true
+		}
+	}
+
+	gotTexts, gotHeld := map[string]bool{}, map[string]bool{}
+	for _, e := range pool.Pool.Texts {
+		gotTexts[e.ID] = true
+	}
+	for _, e := range pool.Holdout {
+		gotHeld[e.ID] = true
+	}
+	if pool.Learn != len(learn) || pool.Held != len(held) {
+		t.Errorf("counted %d learned and %d held out, want %d and %d", pool.Learn, pool.Held, len(learn), len(held))
+	}
+	if len(wantTexts) == len(learn) || len(wantTexts) == 0 {
+		t.Fatalf("the rule samples %d of %d rows: the test needs a real sample", len(wantTexts), len(learn))
+	}
+	if !maps.Equal(gotTexts, wantTexts) {
+		t.Errorf("sampled %d learned rows, the rule says %d (%d missing, %d extra)", len(gotTexts), len(wantTexts),
+			countMissing(wantTexts, gotTexts), countMissing(gotTexts, wantTexts))
+	}
+	if !maps.Equal(gotHeld, wantHeld) {
+		t.Errorf("sampled %d held-out rows, the rule says %d", len(gotHeld), len(wantHeld))
+	}
+}
+
+// countMissing counts the keys of want that got lacks.
+func countMissing(want, got map[string]bool) (n int) {
+	for k := range want {
+		if !got[k] {
+			n++
+		}
+	}
+	return n
 }
