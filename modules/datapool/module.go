@@ -123,6 +123,9 @@ func NewService(cfg config.DatapoolConfig, d Deps) (*Service, error) {
 	}
 	s.commits = newGroupCommitter(st, d.Log, s.afterStore)
 	s.initPatterns(d)
+	if err := s.serving.registerMetrics(reg); err != nil {
+		return nil, fmt.Errorf("datapool: %w", err)
+	}
 	return s, nil
 }
 

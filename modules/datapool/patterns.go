@@ -374,11 +374,8 @@ func (s *Service) patternLock(ctx context.Context, what string) (func(), error) 
 }
 
 func validVersionName(v string) bool {
-	if len(v) < 2 || len(v) > 20 || v[0] != 'v' {
-		return false
-	}
-	_, err := strconv.ParseUint(v[1:], 10, 32)
-	return err == nil
+	_, ok := patternset.VersionNumber(v)
+	return ok
 }
 
 func withField(err error, field string) error {

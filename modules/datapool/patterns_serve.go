@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ocrpool/ocrpool/modules/datapool/webhook"
@@ -140,6 +141,37 @@ type patternServer struct {
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+}
+
+// registerMetrics exports what this process serves, so replicas that
+// disagree (a missed activation) or a process cut off from Redis show.
+func (p *patternServer) registerMetrics(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ocrpool_patterns_served_version",
+			Help: "Number of the pattern set version this process serves on GET /patterns/global (12 for v12; 0: none).",
+		}, func() float64 {
+			if cur := p.cur.Load(); cur != nil {
+				n, _ := patternset.VersionNumber(cur.Version)
+				return float64(n)
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ocrpool_patterns_serving_degraded",
+			Help: "1 while Redis is unreachable and this process follows activations by polling the database.",
+		}, func() float64 {
+			if p.degraded.Load() {
+				return 1
+			}
+			return 0
+		}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // current returns the served set, loading it on first use (a process that

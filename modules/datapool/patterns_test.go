@@ -538,6 +538,10 @@ func TestServingWithoutRedis(t *testing.T) {
 	if _, err := a.svc.RefreshPatterns(ctx, "test"); err != nil {
 		t.Fatal(err)
 	}
+	reg := a.deps.Metrics.(prometheus.Gatherer)
+	if v, d := testenv.Gauge(t, reg, "ocrpool_patterns_served_version"), testenv.Gauge(t, reg, "ocrpool_patterns_serving_degraded"); v != 1 || d != 0 {
+		t.Fatalf("with Redis: served version metric %v, degraded %v; want 1, 0", v, d)
+	}
 	// Redis goes away for process a.
 	if err := a.cache.Client.Close(); err != nil {
 		t.Fatal(err)
@@ -563,6 +567,9 @@ func TestServingWithoutRedis(t *testing.T) {
 	}
 	if !strings.Contains(a.logs.String(), "Redis unavailable") {
 		t.Error("losing Redis was not logged")
+	}
+	if v, d := testenv.Gauge(t, reg, "ocrpool_patterns_served_version"), testenv.Gauge(t, reg, "ocrpool_patterns_serving_degraded"); v != 2 || d != 1 {
+		t.Errorf("without Redis: served version metric %v, degraded %v; want 2, 1", v, d)
 	}
 }
 

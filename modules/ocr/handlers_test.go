@@ -20,6 +20,7 @@ import (
 	"github.com/ocrpool/ocrpool/modules/ocr/synth"
 	"github.com/ocrpool/ocrpool/modules/platform/apierr"
 	"github.com/ocrpool/ocrpool/modules/platform/cache"
+	"github.com/ocrpool/ocrpool/modules/platform/testenv"
 )
 
 // pngBomb is a PNG whose header claims w×h pixels and holds none.
@@ -257,13 +258,22 @@ func TestPatternsReload(t *testing.T) {
 	if res.Versions.PatternSet != "v7" || res.Fields.Merchant == nil || res.Fields.Merchant.Value != "Green Leaf Café" {
 		t.Errorf("patterns not applied: versions %+v merchant %+v", res.Versions, res.Fields.Merchant)
 	}
-	// A failed reload keeps the last set.
+	if v, st := testenv.Gauge(t, env.reg, "ocrpool_ocr_patterns_version"), testenv.Gauge(t, env.reg, "ocrpool_ocr_patterns_stale"); v != 7 || st != 0 {
+		t.Errorf("after a reload: version metric %v, stale %v; want 7, 0", v, st)
+	}
+	// A failed reload keeps the last set, and says so.
 	w, _, _ = env.do(t, http.MethodPost, "/ocr/v2/patterns/reload", nil, "")
 	if w.Code != 503 {
 		t.Fatalf("failed reload: %d %s", w.Code, w.Body)
 	}
 	if res, _ := svc.Extract(context.Background(), receiptText, Options{}); res.Versions.PatternSet != "v7" {
 		t.Errorf("after a failed reload the pattern set is %q, want v7 kept", res.Versions.PatternSet)
+	}
+	if v, st := testenv.Gauge(t, env.reg, "ocrpool_ocr_patterns_version"), testenv.Gauge(t, env.reg, "ocrpool_ocr_patterns_stale"); v != 7 || st != 1 {
+		t.Errorf("after a failed reload: version metric %v, stale %v; want 7, 1", v, st)
+	}
+	if got := svc.PatternStatus()["state"]; got != "stale: data pool unreachable, using the last set" {
+		t.Errorf("pattern status after a failed reload = %v", got)
 	}
 	svc.SetPatterns(nil)
 	if res, _ := svc.Extract(context.Background(), receiptText, Options{}); res.Versions.PatternSet != "" {

@@ -84,7 +84,6 @@ func precisionLowerBound(hits, n int) float64 {
 func (s *Service) FollowPatterns(ctx context.Context, rdb *redis.Client, channel string, poll time.Duration) {
 	reload := func() {
 		v, err := s.ReloadPatterns(ctx)
-		s.patternErr.Store(&patternState{version: v, err: err, at: time.Now().UTC()})
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("loading the pattern set failed; keeping the last one", "version", v, "err", err)
 		}
@@ -132,7 +131,7 @@ func (s *Service) PatternStatus() map[string]any {
 	switch {
 	case st.err == nil:
 		out["state"] = "current"
-	case apierr.Is(st.err, apierr.NotFound) && s.patterns.version() == "":
+	case !s.patternsStale():
 		out["state"] = "none"
 		out["detail"] = st.err.Error()
 	default:
@@ -140,4 +139,14 @@ func (s *Service) PatternStatus() map[string]any {
 		out["detail"] = st.err.Error()
 	}
 	return out
+}
+
+// patternsStale reports whether the last reload failed for another reason
+// than "no set exists yet", so extraction applies a set that may be old.
+func (s *Service) patternsStale() bool {
+	st := s.patternErr.Load()
+	if st == nil || st.err == nil {
+		return false
+	}
+	return !apierr.Is(st.err, apierr.NotFound) || s.patterns.version() != ""
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ocrpool/ocrpool/modules/patternset"
 )
 
 // metrics are the module's Prometheus series, registered on the process
@@ -46,4 +48,35 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// registerPatternMetrics exports the pattern set extraction applies and
+// whether its source is reachable.
+func registerPatternMetrics(reg prometheus.Registerer, s *Service) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ocrpool_ocr_patterns_version",
+			Help: "Number of the pattern set version extraction applies (12 for v12; 0: none).",
+		}, func() float64 {
+			n, _ := patternset.VersionNumber(s.patterns.version())
+			return float64(n)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ocrpool_ocr_patterns_stale",
+			Help: "1 when the last pattern reload failed and extraction keeps applying the set it had.",
+		}, func() float64 {
+			if s.patternsStale() {
+				return 1
+			}
+			return 0
+		}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("ocr: metrics: %w", err)
+		}
+	}
+	return nil
 }

@@ -82,6 +82,9 @@ func New(cfg config.OCRConfig, d Deps) (*Module, error) {
 	}
 	out := newOutcomes(d.Cache, cfg.OutcomesMaxLen, log, m.outcomeErrors.Inc)
 	svc := newService(cfg, eng, log, m, out)
+	if err := registerPatternMetrics(d.Metrics, svc); err != nil {
+		return nil, errors.Join(err, eng.Close())
+	}
 	log.Info("ocr ready", "engine", eng.Version(), "workers", cap(svc.slots), "openmp_thread_limit_at_start", engine.OpenMPThreadLimit())
 	mod := &Module{cfg: cfg, log: log, svc: svc}
 	svc.SetVersionLoader(d.PatternVersion)

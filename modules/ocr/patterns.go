@@ -3,6 +3,7 @@ package ocr
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/ocrpool/ocrpool/modules/ocr/extract"
 	"github.com/ocrpool/ocrpool/modules/platform/apierr"
@@ -70,7 +71,10 @@ func (s *Service) SetPatternLoader(l PatternLoader) {
 }
 
 // ReloadPatterns fetches and applies the pattern set now; it returns the
-// version in use afterwards.
+// version in use afterwards. The outcome is what PatternStatus and the
+// pattern metrics report.
 func (s *Service) ReloadPatterns(ctx context.Context) (string, error) {
-	return s.patterns.reload(ctx)
+	v, err := s.patterns.reload(ctx)
+	s.patternErr.Store(&patternState{version: v, err: err, at: time.Now().UTC()})
+	return v, err
 }

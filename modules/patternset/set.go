@@ -128,6 +128,17 @@ type Params struct {
 	Sampling *Sampling `json:"sampling,omitempty"`
 }
 
+// VersionNumber is the number of a version name ("v12" → 12); ok is false
+// for anything else. Versions are numbered in the order they are made, so
+// the number orders them (a metric, a comparison across replicas).
+func VersionNumber(name string) (n uint64, ok bool) {
+	if len(name) < 2 || len(name) > 20 || name[0] != 'v' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(name[1:], 10, 32)
+	return n, err == nil
+}
+
 // Count returns the number of patterns in the set.
 func (s *Set) Count() int {
 	if s == nil {

@@ -111,6 +111,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 		defer cancel()
 		return p.Audit.Close(ctx)
 	})
+	p.Metrics.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ocrpool_audit_pending_rows",
+			Help: "Audit rows recorded but not yet written to the database.",
+		}, func() float64 { return float64(p.Audit.Pending()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ocrpool_audit_write_failures_total",
+			Help: "Failed attempts to write a batch of audit rows (each is retried with backoff until it is written).",
+		}, func() float64 { return float64(p.Audit.Failures()) }),
+	)
 	if p.Keys, err = auth.NewKeys(ctx, p.DB, auth.KeysOptions{
 		CacheTTL: cfg.Security.KeyCacheTTL,
 		Redis:    p.Cache.Client,

@@ -297,6 +297,14 @@ func TestCloseDeadlineWhenDatabaseIsDown(t *testing.T) {
 			l.Record(context.Background(), event(i))
 		}
 	}()
+	// The failed attempts are counted (a metric) while the writer retries.
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Failures() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l.Failures() < 2 || l.Pending() == 0 {
+		t.Fatalf("with the database down: %d failed attempts, %d rows pending; want retries counted and rows pending", l.Failures(), l.Pending())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	err = l.Close(ctx)

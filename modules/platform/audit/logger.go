@@ -38,8 +38,9 @@ type Logger struct {
 	mu     sync.RWMutex
 	closed bool
 
-	pending atomic.Int64 // recorded, not yet written
-	lost    atomic.Int64
+	pending  atomic.Int64 // recorded, not yet written
+	lost     atomic.Int64
+	failures atomic.Int64 // failed attempts to write a batch
 	// writeCtx is cancelled when Close's deadline passes: the writer then
 	// gives up what it still holds.
 	writeCtx context.Context
@@ -170,6 +171,10 @@ func (l *Logger) Close(ctx context.Context) error {
 // Pending is how many recorded rows are not written yet.
 func (l *Logger) Pending() int64 { return l.pending.Load() }
 
+// Failures is how many attempts to write a batch have failed (each is
+// retried: see write).
+func (l *Logger) Failures() int64 { return l.failures.Load() }
+
 func (l *Logger) run() {
 	defer close(l.done)
 	linger := time.NewTimer(time.Hour)
@@ -232,6 +237,7 @@ func (l *Logger) write(rows []row) {
 			l.pending.Add(-int64(len(rows)))
 			return
 		}
+		l.failures.Add(1)
 		if l.writeCtx.Err() != nil {
 			l.lost.Add(int64(len(rows)))
 			l.pending.Add(-int64(len(rows)))
