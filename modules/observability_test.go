@@ -623,8 +623,19 @@ func scrape(c *client) (map[string]exportedSeries, error) {
 	return out, nil
 }
 
-// promtool, when installed, is the reference: it parses PromQL fully.
+// promtool, when installed, is the reference: it parses PromQL fully and
+// lints the exposition. scripts/bootstrap.sh puts it in .tools/bin when the
+// system has none.
 func TestPromtool(t *testing.T) {
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		if bin, err = filepath.Abs("../.tools/bin/promtool"); err == nil {
+			_, err = os.Stat(bin)
+		}
+	}
+	if err != nil {
+		t.Skip("promtool is neither on PATH nor in .tools/bin (scripts/bootstrap.sh fetches it)")
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -633,16 +644,24 @@ func TestPromtool(t *testing.T) {
 		{"check config", []string{"check", "config", prometheusFile}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin, err := exec.LookPath("promtool")
-			if err != nil {
-				t.Skip("promtool is not on PATH")
-			}
 			out, err := exec.Command(bin, tc.args...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("promtool %s: %v\n%s", strings.Join(tc.args, " "), err, out)
 			}
 		})
 	}
+	t.Run("check metrics", func(t *testing.T) {
+		app := startApp(t, securityConfig(t), appOpts{})
+		resp := newClient(t, app).do(http.MethodGet, "/metrics", "", "")
+		if resp.status != http.StatusOK || !bytes.Contains(resp.body, []byte("ocrpool_patterns_served_version")) {
+			t.Fatalf("GET /metrics = %d, %d bytes", resp.status, len(resp.body))
+		}
+		cmd := exec.Command(bin, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(resp.body)
+		if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Fatalf("promtool check metrics: %v\n%s", err, out)
+		}
+	})
 }
 
 // metricRef is one vector selector of a query.

@@ -122,6 +122,46 @@ else
 	die "pkg-config cannot find tesseract and lept (.pc files): is libtesseract-dev / libleptonica-dev installed?"
 fi
 
+# ------------------------------------------------------------------ promtool
+
+# The tests check the alert rules, the Prometheus config and the live
+# /metrics with promtool when it is there. Debian ships it only in the
+# prometheus package, whose install also starts a Prometheus server: take
+# the one binary out of the package into .tools/bin instead (the tests look
+# there). Optional: without it those checks skip and the rest runs.
+install_promtool() {
+	local dest=.tools/bin/promtool
+	if command -v promtool >/dev/null 2>&1; then
+		step "promtool: $(command -v promtool)"
+		return
+	fi
+	if [ -x "$dest" ] && "$dest" --version >/dev/null 2>&1; then
+		step "promtool: $dest"
+		return
+	fi
+	case "$(uname -s)" in
+	Darwin)
+		brew install prometheus >/dev/null && step "promtool: $(command -v promtool)" && return
+		;;
+	Linux)
+		local tmp
+		tmp=$(mktemp -d)
+		if (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) ||
+			{ need_root && apt_update && (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); }; then
+			dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+			mkdir -p .tools/bin
+			install -m 0755 "$tmp/x/usr/bin/promtool" "$dest"
+			rm -rf "$tmp"
+			step "promtool: $dest ($("$dest" --version 2>&1 | awk 'NR == 1 { print $3 }'))"
+			return
+		fi
+		rm -rf "$tmp"
+		;;
+	esac
+	step "promtool: not available; the tests that use it will skip"
+}
+install_promtool
+
 # ---------------------------------------------------------------------- Go
 
 want_go=$(awk '$1 == "go" { print $2; exit }' go.mod)
