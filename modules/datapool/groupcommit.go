@@ -89,8 +89,10 @@ func newGroupCommitter(st *store, log *slog.Logger, afterStore func(context.Cont
 // insert stores p's row in the next group commit and reports whether it
 // was inserted (false: the source id is taken). When ctx ends before the
 // row is taken into a group, the row is not stored and ctx's error is
-// returned; once taken it is stored or not whatever happens to ctx, and
-// insert returns ctx's error without waiting for the outcome.
+// returned. Once taken, the row is stored or not whatever happens to ctx,
+// so insert waits for the group's outcome (a flush is bounded by
+// flushTimeout) and returns it: an answer of "cancelled" would be false
+// for a row that is stored.
 func (g *groupCommitter) insert(ctx context.Context, p *prepared) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, dbError(err, "storing the correction")
@@ -114,11 +116,8 @@ func (g *groupCommitter) insert(ctx context.Context, p *prepared) (bool, error) 
 		return pr.inserted, pr.err
 	case <-ctx.Done():
 		if !pr.state.CompareAndSwap(pendingQueued, pendingAbandoned) {
-			select {
-			case <-pr.done: // answered just now: that is the truth
-				return pr.inserted, pr.err
-			default:
-			}
+			<-pr.done // taken into a group: its outcome is the truth
+			return pr.inserted, pr.err
 		}
 		return false, dbError(ctx.Err(), "storing the correction")
 	}

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ocrpool/ocrpool/modules/platform/apierr"
+	"github.com/ocrpool/ocrpool/modules/platform/db"
 )
 
 // holdFlusher makes the group committer look busy, so that requests queue
@@ -459,5 +461,63 @@ func TestGroupCommitDrain(t *testing.T) {
 	}
 	if got := e.count(t, "corrections_master"); got != 1 {
 		t.Errorf("table has %d rows after drain, want 1", got)
+	}
+}
+
+// A request cancelled after its row was taken into a group gets the
+// group's outcome, not "cancelled": the row is stored all the same.
+func TestGroupCommitCancelledAfterTaken(t *testing.T) {
+	e := newTestEnv(t)
+	g := e.svc.commits
+	// Hold the table, so the flush that takes the row waits on the database.
+	lock := e.db.Gorm.Begin()
+	defer lock.Rollback()
+	stmt := "DELETE FROM corrections_master" // SQLite: takes the write lock
+	if e.db.Dialect == db.Postgres {
+		stmt = "LOCK TABLE corrections_master IN SHARE ROW EXCLUSIVE MODE"
+	}
+	if err := lock.Exec(stmt).Error; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type answer struct {
+		res IngestResult
+		err error
+	}
+	done := make(chan answer, 1)
+	c := textCorrection("cancel-taken")
+	go func() {
+		res, err := e.svc.Ingest(ctx, c)
+		done <- answer{res, err}
+	}()
+	// Taken: out of the queue, with a flush running.
+	for {
+		g.mu.Lock()
+		taken := len(g.queue) == 0 && g.running > 0
+		g.mu.Unlock()
+		if taken {
+			break
+		}
+		if t.Context().Err() != nil {
+			t.Fatal("the row was never taken")
+		}
+		runtime.Gosched()
+	}
+	cancel()
+	select {
+	case a := <-done:
+		t.Fatalf("answered %+v, %v while its group was still being stored", a.res, a.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := lock.Rollback().Error; err != nil {
+		t.Fatal(err)
+	}
+	a := <-done
+	if a.err != nil || a.res.Duplicate || a.res.ID == "" {
+		t.Fatalf("after cancelling a taken row: %+v, %v; want it stored", a.res, a.err)
+	}
+	if got := e.count(t, "corrections_master"); got != 1 {
+		t.Errorf("table has %d rows, want 1", got)
 	}
 }
