@@ -288,3 +288,47 @@ func FuzzValueUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, s := range []string{"", "gzip", "gzip, deflate, br", "br;q=1.0, gzip;q=0.5", "*", "*;q=0", "gzip;q=0",
+		"GZIP;Q=0.001", "x-gzip", "gzip;q=", "gzip;q=1.5", "identity;q=0, *;q=0.1", ";;,,", "gzip;level=9;q=0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		got := acceptsGzip(header)
+		// Naming gzip with no parameters, first in the list, always allows it;
+		// refusing it with q=0 first always refuses it.
+		if again := acceptsGzip("gzip, " + header); !again {
+			t.Errorf("acceptsGzip(%q) = false with plain gzip first", "gzip, "+header)
+		}
+		if again := acceptsGzip("gzip;q=0, " + header); again {
+			t.Errorf("acceptsGzip(%q) = true with gzip refused first", "gzip;q=0, "+header)
+		}
+		if !strings.Contains(strings.ToLower(header), "gzip") && !strings.Contains(header, "*") && got {
+			t.Errorf("acceptsGzip(%q) = true without gzip or *", header)
+		}
+	})
+}
+
+func FuzzDecodeServedSet(f *testing.F) {
+	f.Add([]byte("v3\n{\"version\":\"v3\",\"patterns\":{}}"))
+	f.Add([]byte(`{"version":"v3","body":"e30="}`))
+	f.Add([]byte("v\n{}"))
+	f.Add([]byte("v99999999999999999999\n{}"))
+	f.Add([]byte("v1\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		set, ok := decodeServedSet(raw)
+		if !ok {
+			return
+		}
+		// Whatever is accepted is served as is: a version name and a JSON
+		// body, and it stores back to what the current form reads.
+		if !validVersionName(set.Version) || !json.Valid(set.Body) {
+			t.Fatalf("accepted %q: version %q, body valid %v", raw, set.Version, json.Valid(set.Body))
+		}
+		again, ok := decodeServedSet(set.encode())
+		if !ok || again.Version != set.Version || string(again.Body) != string(set.Body) {
+			t.Fatalf("re-encoding %q does not read back", raw)
+		}
+	})
+}
