@@ -285,14 +285,14 @@ func (s *patternStore) readLearningPool(ctx context.Context, f learningFilter, v
 	smp, holdoutSample := s.samplingOrDefault()
 	q := s.learnSQL()
 	// Sampled rows repeat the values of a few groups: share their maps
-	// (learning only reads them) instead of building two per row.
+	// (learning only reads them) instead of building two per row. Groups
+	// are distinct by definition: they go without the cache.
 	type mapped struct{ original, corrected map[string]string }
 	cache := make(map[rawValues]mapped)
-	uncached := values
-	values = func(rv rawValues) (map[string]string, map[string]string) {
+	sampleValues := func(rv rawValues) (map[string]string, map[string]string) {
 		m, ok := cache[rv]
 		if !ok {
-			m.original, m.corrected = uncached(rv)
+			m.original, m.corrected = values(rv)
 			cache[rv] = m
 		}
 		return m.original, m.corrected
@@ -354,7 +354,7 @@ func (s *patternStore) readLearningPool(ctx context.Context, f learningFilter, v
 		if err != nil {
 			return err
 		}
-		if err := s.readSamples(tx, q.samplesSQL(th), args, values, out); err != nil {
+		if err := s.readSamples(tx, q.samplesSQL(th), args, sampleValues, out); err != nil {
 			return fmt.Errorf("reading sampled corrections: %w", err)
 		}
 		return nil
