@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/crc32"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -374,4 +376,45 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// Following a pool that has no pattern set yet is the normal start: it is
+// said once, at info level; losing the source once a set is loaded warns.
+func TestFollowPatternsLogs(t *testing.T) {
+	logs := &testenv.Buffer{}
+	m, err := New(testConfig(), Deps{Log: slog.New(slog.NewJSONHandler(logs, nil)), Engine: &fakeEngine{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	svc := m.Service()
+	var calls atomic.Int32
+	svc.SetPatternLoader(func(context.Context) (extract.Patterns, error) {
+		switch n := calls.Add(1); {
+		case n <= 5:
+			return nil, apierr.New(apierr.NotFound, "no pattern set is active yet")
+		case n == 6:
+			return fixedPatterns{"v1"}, nil
+		default:
+			return nil, apierr.New(apierr.Unavailable, "data pool unreachable")
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); svc.FollowPatterns(ctx, nil, "", 5*time.Millisecond) }()
+	for calls.Load() < 8 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	out := logs.String()
+	if n := strings.Count(out, "no pattern set is active yet; extracting with the rules alone"); n != 1 {
+		t.Errorf("'none yet' logged %d times, want once:\n%s", n, out)
+	}
+	if strings.Contains(out, `"level":"WARN","msg":"loading the pattern set failed; keeping the last one","version":""`) {
+		t.Errorf("a pool without a set yet was logged as a failure:\n%s", out)
+	}
+	if !strings.Contains(out, `"level":"WARN","msg":"loading the pattern set failed; keeping the last one","version":"v1"`) {
+		t.Errorf("losing the source after v1 was not a warning:\n%s", out)
+	}
 }

@@ -82,9 +82,18 @@ func precisionLowerBound(hits, n int) float64 {
 // and every poll as a safety net. When the source is unreachable the last
 // set stays in use and PatternStatus says so. It returns when ctx ends.
 func (s *Service) FollowPatterns(ctx context.Context, rdb *redis.Client, channel string, poll time.Duration) {
+	waiting := false // logged "none yet" once, not every poll
 	reload := func() {
 		v, err := s.ReloadPatterns(ctx)
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err == nil || ctx.Err() != nil:
+			waiting = false
+		case !s.patternsStale(): // no set exists yet: the normal start of a new pool
+			if !waiting {
+				s.log.Info("no pattern set is active yet; extracting with the rules alone until one is", "detail", err)
+			}
+			waiting = true
+		default:
 			s.log.Warn("loading the pattern set failed; keeping the last one", "version", v, "err", err)
 		}
 	}
