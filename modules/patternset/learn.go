@@ -297,20 +297,36 @@ func learn(o Options, end time.Time, examples int, groups []Group, texts []*Exam
 		s.Patterns[p.Field] = append(s.Patterns[p.Field], p)
 	}
 
-	if len(textFields) > 0 {
-		l := newLearner(o, texts, textFields)
-		l.learnText(groups, used, smp, add)
-	}
-	for _, f := range aliasFields {
-		learnAliases(o, groups, f, add)
-	}
+	merchantCategory := false
 	switch {
 	case o.NoMerchantCategory || o.CategoryField == FieldMerchant:
 	case o.CategoryField == FieldCardLastFour:
 		skipped = append(skipped, FieldCardLastFour)
 		skipped = slices.Compact(skipped)
 	default:
-		learnMerchantCategory(o, groups, add)
+		merchantCategory = true
+	}
+	// Aliases and merchant → category need only the counts: they are
+	// learned beside the text patterns, which take most of the time, and
+	// added after them (sortPatterns fixes the order).
+	var counted []Pattern
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		collect := func(p Pattern) { counted = append(counted, p) }
+		for _, f := range aliasFields {
+			learnAliases(o, groups, f, collect)
+		}
+		if merchantCategory {
+			learnMerchantCategory(o, groups, collect)
+		}
+	})
+	if len(textFields) > 0 {
+		l := newLearner(o, texts, textFields)
+		l.learnText(groups, used, smp, add)
+	}
+	wg.Wait()
+	for _, p := range counted {
+		add(p)
 	}
 	s.sortPatterns()
 
