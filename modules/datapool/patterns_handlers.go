@@ -55,14 +55,14 @@ func (s *Service) handlePatternsGlobal(c *gin.Context) {
 	etag := etagOf(cur.Version)
 	c.Header("ETag", etag)
 	c.Header("Cache-Control", "no-cache")
+	// One ETag for both codings: it names the version, and without Range
+	// requests nothing can mix the bytes of the two. A 304 carries Vary too.
+	c.Header("Vary", "Accept-Encoding")
 	if etagMatches(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		return
 	}
 	audit.SetResourceID(c, cur.Version)
-	// One ETag for both codings: it names the version, and without Range
-	// requests nothing can mix the bytes of the two.
-	c.Header("Vary", "Accept-Encoding")
 	if acceptsGzip(c.GetHeader("Accept-Encoding")) {
 		c.Header("Content-Encoding", "gzip")
 		c.Data(http.StatusOK, "application/json; charset=utf-8", cur.gzipped())

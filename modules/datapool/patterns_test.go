@@ -307,8 +307,8 @@ func TestPatternRoutes(t *testing.T) {
 	req.Header.Set("If-None-Match", `"v1"`)
 	rec := httptest.NewRecorder()
 	env.engine.ServeHTTP(rec, req)
-	if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
-		t.Fatalf("If-None-Match current = %d with %d bytes, want 304 and none", rec.Code, rec.Body.Len())
+	if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 || rec.Header().Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("If-None-Match current = %d with %d bytes, Vary %q; want 304, none, Accept-Encoding", rec.Code, rec.Body.Len(), rec.Header().Get("Vary"))
 	}
 
 	// A client that accepts gzip gets the same bytes compressed; one that
