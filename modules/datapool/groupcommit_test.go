@@ -20,7 +20,13 @@ import (
 // up instead of being flushed; release starts the flusher, which then
 // stores everything queued as one group. This is how the tests get a known
 // group without relying on timing.
-func holdFlusher(g *groupCommitter) (release func()) {
+func holdFlusher(t *testing.T, g *groupCommitter) (release func()) {
+	t.Helper()
+	// A flusher still finishing the previous rows would see the queue
+	// empty, count itself out and undo the hold: wait until it has gone.
+	if err := g.drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	g.mu.Lock()
 	g.running = g.maxFlushes
 	g.idle = make(chan struct{})
@@ -36,6 +42,7 @@ func holdFlusher(g *groupCommitter) (release func()) {
 // waitQueued waits until n rows are queued.
 func waitQueued(t *testing.T, g *groupCommitter, n int) {
 	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		g.mu.Lock()
 		queued := len(g.queue)
@@ -43,8 +50,8 @@ func waitQueued(t *testing.T, g *groupCommitter, n int) {
 		if queued >= n {
 			return
 		}
-		if t.Context().Err() != nil {
-			t.Fatalf("waiting for %d queued rows", n)
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %d queued rows, have %d", n, queued)
 		}
 		runtime.Gosched()
 	}
@@ -144,7 +151,7 @@ func TestGroupCommit(t *testing.T) {
 		{name: "cancelled while queued", c: textCorrection("cancel-queued"), cancel: "queued", want: []outcome{wantCanceled}},
 		{name: "new after the cancelled", c: textCorrection("new-3"), want: []outcome{wantStored}},
 	}
-	release := holdFlusher(e.svc.commits)
+	release := holdFlusher(t, e.svc.commits)
 	type answer struct {
 		res IngestResult
 		err error
@@ -313,7 +320,7 @@ func TestGroupCommitBadRow(t *testing.T) {
 	}
 	preps[2].row.ID = first.ID // the primary key is taken: not an ON CONFLICT case
 
-	release := holdFlusher(e.svc.commits)
+	release := holdFlusher(t, e.svc.commits)
 	type answer struct {
 		inserted bool
 		err      error
@@ -442,7 +449,7 @@ func TestGroupCommitDrain(t *testing.T) {
 	if err := g.drain(context.Background()); err != nil {
 		t.Fatalf("drain of an idle committer: %v", err)
 	}
-	release := holdFlusher(g)
+	release := holdFlusher(t, g)
 	done := make(chan error, 1)
 	c := textCorrection("drain")
 	go func() { _, err := e.svc.Ingest(context.Background(), c); done <- err }()
@@ -492,6 +499,7 @@ func TestGroupCommitCancelledAfterTaken(t *testing.T) {
 		done <- answer{res, err}
 	}()
 	// Taken: out of the queue, with a flush running.
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		g.mu.Lock()
 		taken := len(g.queue) == 0 && g.running > 0
@@ -499,8 +507,8 @@ func TestGroupCommitCancelledAfterTaken(t *testing.T) {
 		if taken {
 			break
 		}
-		if t.Context().Err() != nil {
-			t.Fatal("the row was never taken")
+		if time.Now().After(deadline) {
+			t.Fatal("the row was not taken into a group within 10 s")
 		}
 		runtime.Gosched()
 	}
