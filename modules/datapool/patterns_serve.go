@@ -203,7 +203,14 @@ func (p *patternServer) publish(ctx context.Context, set *servedSet) {
 
 func (p *patternServer) swap(set *servedSet) {
 	p.loaded.Store(true)
-	old := p.cur.Swap(set)
+	old := p.cur.Load()
+	if old != nil && old.Version == set.Version && bytes.Equal(old.Body, set.Body) {
+		return // the same bytes: keep the copy, and its gzip
+	}
+	p.cur.Store(set)
+	// Compress now rather than on the first request: apps fetch a new
+	// version all at once, after its webhook.
+	go set.gzipped()
 	if old == nil || old.Version != set.Version {
 		p.log.Info("serving pattern set", "version", set.Version)
 		if p.swaps != nil {

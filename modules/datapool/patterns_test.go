@@ -687,3 +687,26 @@ func TestServedBodyFromStoredPatterns(t *testing.T) {
 		})
 	}
 }
+
+// Swapping in the same bytes again (a reload of the version already
+// served) keeps the copy and its compressed form; other bytes replace it.
+func TestServedSetSwapKeepsTheSameBytes(t *testing.T) {
+	var swaps []string
+	p := &patternServer{log: slog.New(slog.DiscardHandler), swaps: func(v string) { swaps = append(swaps, v) }}
+	first := &servedSet{Version: "v1", Body: []byte(`{"version":"v1","patterns":{}}`)}
+	p.swap(first)
+	gz := first.gzipped()
+	p.swap(&servedSet{Version: "v1", Body: slices.Clone(first.Body)})
+	if p.cur.Load() != first || len(gz) == 0 {
+		t.Fatal("a reload of the same bytes replaced the served copy")
+	}
+	restamped := &servedSet{Version: "v1", Body: []byte(`{"version":"v1","activated_at":"2024-03-12T11:00:00Z","patterns":{}}`)}
+	p.swap(restamped)
+	if p.cur.Load() != restamped {
+		t.Fatal("new bytes of the same version were not served")
+	}
+	p.swap(&servedSet{Version: "v2", Body: []byte(`{"version":"v2","patterns":{}}`)})
+	if got := strings.Join(swaps, ","); got != "v1,v2" {
+		t.Errorf("swaps observed %q, want v1,v2", got)
+	}
+}
