@@ -35,6 +35,7 @@ import (
 	"github.com/ocrpool/ocrpool/modules/platform/auth"
 	"github.com/ocrpool/ocrpool/modules/platform/db"
 	"github.com/ocrpool/ocrpool/modules/platform/server"
+	"github.com/ocrpool/ocrpool/modules/platform/testenv"
 )
 
 // securityConfig is testConfig without rate limits, so that walking every
@@ -409,7 +410,7 @@ var keyInText = regexp.MustCompile(`ocp_(live|test)_[0-9A-Za-z]{43}`)
 // starts, and a second process starting at the same time, print nothing.
 func TestFirstStartPrintsOneAdminKey(t *testing.T) {
 	cfg := securityConfig(t)
-	logs := &syncWriter{w: &bytes.Buffer{}}
+	logs := &testenv.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// Two processes start at once on a fresh database.
@@ -478,24 +479,6 @@ func TestFirstStartPrintsOneAdminKey(t *testing.T) {
 	if again.Len() != 0 {
 		t.Fatalf("second start printed %q", again.String())
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
-}
-
-// String returns what was written so far.
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fmt.Sprint(s.w)
 }
 
 // The key API, and a revocation seen by a second process sharing the
@@ -760,7 +743,7 @@ func TestShutdownWritesEveryAuditRow(t *testing.T) {
 func TestSecretsStayOutOfLogsErrorsAndAudit(t *testing.T) {
 	cfg := securityConfig(t)
 	cfg.Log.Level = "debug"
-	logs := &syncWriter{w: &bytes.Buffer{}}
+	logs := &testenv.Buffer{}
 	log := platform.NewLogger(cfg.Log, logs)
 	var console bytes.Buffer
 	app := startApp(t, cfg, appOpts{log: log, mount: true, opts: Options{AdminKeyOut: &console}})

@@ -203,16 +203,22 @@ type sampleThresholds struct {
 // a join on the column its keys come from. Its parameters are samplesArgs.
 func (q learnSQL) samplesSQL(th sampleThresholds) string {
 	extra := `, id, ocr_text, ` + q.sampleKey + ` AS skey`
+	// originalKey is the original value of a row whose user left the field
+	// as OCR read it (rawKey's 'o'), else NULL.
+	originalKey := func(corrected, has, orig, as string) string {
+		return `, CASE WHEN COALESCE(` + corrected + `, '') = '' AND NOT (` + has + `) THEN ` + orig + ` END AS ` + as
+	}
 	type join struct {
-		alias string
-		m     map[string]string
-		on    string
+		alias  string
+		m      map[string]string
+		on     string
+		column string // selected for on, when it is not a stored column
 	}
 	joins := []join{
-		{"mc", th.merchantCorrected, "r.corrected_merchant"},
-		{"mo", th.merchantOriginal, "r.omk"},
-		{"cc", th.categoryCorrected, "r.corrected_category"},
-		{"co", th.categoryOriginal, "r.ock"},
+		{"mc", th.merchantCorrected, "r.corrected_merchant", ""},
+		{"mo", th.merchantOriginal, "r.omk", originalKey("corrected_merchant", q.hasMerchant, q.origMerchant, "omk")},
+		{"cc", th.categoryCorrected, "r.corrected_category", ""},
+		{"co", th.categoryOriginal, "r.ock", originalKey("corrected_category", q.hasCategory, q.origCategory, "ock")},
 	}
 	var with []string
 	var from, below strings.Builder
@@ -220,12 +226,7 @@ func (q learnSQL) samplesSQL(th sampleThresholds) string {
 		if len(j.m) == 0 {
 			continue
 		}
-		switch j.alias {
-		case "mo":
-			extra += `, CASE WHEN COALESCE(corrected_merchant, '') = '' AND NOT (` + q.hasMerchant + `) THEN ` + q.origMerchant + ` END AS omk`
-		case "co":
-			extra += `, CASE WHEN COALESCE(corrected_category, '') = '' AND NOT (` + q.hasCategory + `) THEN ` + q.origCategory + ` END AS ock`
-		}
+		extra += j.column
 		if q.withThresholds {
 			with = append(with, j.alias+" AS MATERIALIZED "+q.thresholds)
 			from.WriteString("\n\tLEFT JOIN " + j.alias + " ON " + j.alias + ".k = " + j.on)
