@@ -74,25 +74,14 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 		return res, nil
 	}
 
-	val, err := s.validate(ctx, set, pool.Holdout)
+	// The patterns are encoded once, for the stored version and for the
+	// served body.
+	patternsJSON, err := json.Marshal(set.Patterns)
 	if err != nil {
-		return res, err
-	}
-	validated := time.Since(t0) - read - learned
-	defer func() {
-		s.log.Debug("pattern refresh timings", "read", read, "count", pool.groupsTook, "learn", learned, "validate", validated,
-			"store_and_activate", time.Since(t0)-read-learned-validated,
-			"groups", len(pool.Pool.Groups), "texts", len(pool.Pool.Texts), "holdout", len(pool.Holdout))
-	}()
-	valJSON, err := jsonText(val)
-	if err != nil {
-		return res, err
+		return res, fmt.Errorf("encoding pattern set: %w", err)
 	}
 	notes := fmt.Sprintf("learned from %d of %d corrections (%d held out, %d of those validated on; %d OCR texts read) in %s",
 		pool.Learn, total, pool.Held, len(pool.Holdout), len(pool.Pool.Texts), windowText(s.cfg.PatternWindow))
-	if !val.Accepted {
-		notes += "; not activated: " + strings.Join(val.Reasons, "; ")
-	}
 	row := patternVersionRow{
 		CreatedAt:               now,
 		PatternCount:            set.Count(),
@@ -101,30 +90,59 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 		ContentHash:             &hash,
 		WindowStart:             &from,
 		WindowEnd:               &now,
-		Validation:              valJSON,
-		Notes:                   &notes,
 	}
-	// The patterns are encoded once, for the stored version and for the
-	// served body.
-	patternsJSON, err := json.Marshal(set.Patterns)
-	if err != nil {
-		return res, fmt.Errorf("encoding pattern set: %w", err)
-	}
-	err = s.patterns.insertVersion(ctx, &row, func(name string) error {
-		set.Version = name
-		data, err := json.Marshal(struct {
+	// The version is stored while it is validated, and the verdict added
+	// after: the database parsing megabytes of JSON and the matchers
+	// scoring the held-out slice take about as long, on different cores.
+	var (
+		wg     sync.WaitGroup
+		val    *Validation
+		cm     *patternset.Matcher
+		valErr error
+	)
+	wg.Go(func() { val, cm, valErr = s.validate(ctx, set, pool.Holdout) })
+	pending := notes + "; validating"
+	row.Notes = &pending
+	storeErr := s.patterns.insertVersion(ctx, &row, func(name string) error {
+		named := *set // a copy: validation is reading set
+		named.Version = name
+		head, err := json.Marshal(struct {
 			*patternset.Set
-			Patterns json.RawMessage `json:"patterns"`
-		}{set, patternsJSON})
+			Patterns json.RawMessage `json:"patterns,omitempty"` // spliced in
+		}{Set: &named})
 		if err != nil {
 			return fmt.Errorf("encoding pattern set: %w", err)
 		}
-		row.PatternData = string(data)
+		row.PatternData = string(withRawField(head, "patterns", patternsJSON))
 		return nil
 	})
+	wg.Wait()
+	validated := time.Since(t0) - read - learned
+	defer func() {
+		s.log.Debug("pattern refresh timings", "read", read, "count", pool.groupsTook, "learn", learned, "validate_and_store", validated,
+			"activate", time.Since(t0)-read-learned-validated,
+			"groups", len(pool.Pool.Groups), "texts", len(pool.Pool.Texts), "holdout", len(pool.Holdout))
+	}()
+	if storeErr != nil {
+		return res, storeErr
+	}
+	if valErr != nil {
+		if err := s.patterns.deleteVersion(context.WithoutCancel(ctx), row.VersionID); err != nil {
+			s.log.Error("removing a pattern set version that failed to validate", "version", row.VersionName, "err", err)
+		}
+		return res, valErr
+	}
+	if !val.Accepted {
+		notes += "; not activated: " + strings.Join(val.Reasons, "; ")
+	}
+	valJSON, err := jsonText(val)
 	if err != nil {
 		return res, err
 	}
+	if err := s.patterns.recordValidation(ctx, row.VersionID, valJSON, notes); err != nil {
+		return res, err
+	}
+	row.Validation, row.Notes = valJSON, &notes
 	res.Created, res.Version, res.Validation = true, row.VersionName, val
 	if !val.Accepted {
 		res.Reason = "stored inactive: " + strings.Join(val.Reasons, "; ")
@@ -134,6 +152,7 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 	if _, err := s.activatePatterns(ctx, row.VersionName, actionActivate, actor, "refresh: passed validation", patternsJSON); err != nil {
 		return res, err
 	}
+	s.compiled.put(row.VersionID, cm)
 	res.Activated = true
 	res.Reason = "activated: not worse than " + nameOrNone(val.ActiveVersion) + " on the held-out corrections"
 	s.log.Info("pattern set activated", "version", row.VersionName, "patterns", row.PatternCount, "corrections", total)
@@ -161,19 +180,20 @@ func (s *Service) learningValues(r rawValues) (original, corrected map[string]st
 }
 
 // validate scores the candidate and the active version on the same
-// held-out corrections. The two are compiled and scored side by side: each
-// is a few tenths of a second at tens of thousands of patterns.
-func (s *Service) validate(ctx context.Context, candidate *patternset.Set, holdout []patternset.Example) (*Validation, error) {
+// held-out corrections, side by side, and returns the candidate's matcher
+// too: when the candidate is activated it is the one the next refresh
+// validates against.
+func (s *Service) validate(ctx context.Context, candidate *patternset.Set, holdout []patternset.Example) (*Validation, *patternset.Matcher, error) {
 	fields := slices.Compact(slices.Sorted(slices.Values(append(candidate.Fields(), patternset.FieldMerchant, patternset.FieldCategory))))
 	val := &Validation{HoldoutSize: len(holdout)}
 	var (
 		wg           sync.WaitGroup
+		cm           *patternset.Matcher
 		candidateErr error
 	)
 	wg.Go(func() {
-		cm, err := patternset.Compile(candidate)
-		if err != nil {
-			candidateErr = fmt.Errorf("compiling the candidate pattern set: %w", err)
+		if cm, candidateErr = patternset.Compile(candidate); candidateErr != nil {
+			candidateErr = fmt.Errorf("compiling the candidate pattern set: %w", candidateErr)
 			return
 		}
 		val.Candidate = patternset.Evaluate(cm, holdout, fields)
@@ -181,35 +201,73 @@ func (s *Service) validate(ctx context.Context, candidate *patternset.Set, holdo
 	activeScore, activeName, err := s.scoreActive(ctx, holdout, fields)
 	wg.Wait()
 	if err = errors.Join(candidateErr, err); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if activeName != "" {
 		val.ActiveVersion, val.Active = activeName, &activeScore
 	}
 	val.Accepted, val.Reasons = val.Candidate.NotWorse(activeScore, gateTolerance)
-	return val, nil
+	return val, cm, nil
 }
 
 // scoreActive scores the active version on the held-out corrections; with
 // none active, it is the score of no patterns and name is "".
 func (s *Service) scoreActive(ctx context.Context, holdout []patternset.Example, fields []string) (score patternset.Score, name string, err error) {
-	var am *patternset.Matcher
-	active, err := s.patterns.active(ctx)
-	switch {
-	case apierr.Is(err, apierr.NotFound):
-	case err != nil:
+	am, name, err := s.activeMatcher(ctx)
+	if err != nil {
 		return score, "", err
-	default:
-		set, err := patternset.Parse([]byte(active.PatternData))
-		if err != nil {
-			return score, "", fmt.Errorf("decoding active pattern set %s: %w", active.VersionName, err)
-		}
-		if am, err = patternset.Compile(set); err != nil {
-			return score, "", fmt.Errorf("compiling active pattern set %s: %w", active.VersionName, err)
-		}
-		name = active.VersionName
 	}
 	return patternset.Evaluate(am, holdout, fields), name, nil
+}
+
+// activeMatcher returns the active version's compiled matcher and name;
+// nil and "" when none is active. A version's patterns never change, so
+// the matcher is kept until another version becomes active: decoding and
+// compiling tens of thousands of patterns is a few tenths of a second.
+func (s *Service) activeMatcher(ctx context.Context) (*patternset.Matcher, string, error) {
+	id, name, err := s.patterns.activeID(ctx)
+	if err != nil || name == "" {
+		return nil, "", err
+	}
+	if m := s.compiled.get(id); m != nil {
+		return m, name, nil
+	}
+	row, err := s.patterns.versionByID(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	set, err := patternset.Parse([]byte(row.PatternData))
+	if err != nil {
+		return nil, "", fmt.Errorf("decoding active pattern set %s: %w", name, err)
+	}
+	m, err := patternset.Compile(set)
+	if err != nil {
+		return nil, "", fmt.Errorf("compiling active pattern set %s: %w", name, err)
+	}
+	s.compiled.put(id, m)
+	return m, name, nil
+}
+
+// compiledVersion holds one version's compiled matcher, by version_id.
+type compiledVersion struct {
+	mu sync.Mutex
+	id int
+	m  *patternset.Matcher
+}
+
+func (c *compiledVersion) get(id int) *patternset.Matcher {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.id != id {
+		return nil
+	}
+	return c.m
+}
+
+func (c *compiledVersion) put(id int, m *patternset.Matcher) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.id, c.m = id, m
 }
 
 // countRefresh records a refresh's outcome in the metrics.

@@ -47,20 +47,38 @@ func (s *servedSet) gzipped() []byte {
 }
 
 // servedBody is PatternSet with its patterns copied as stored: a set of
-// tens of thousands of patterns is not decoded only to be encoded again.
+// thousands of patterns is not decoded and encoded again to be served.
+// Patterns is left empty and spliced in (withRawField).
 type servedBody struct {
 	PatternVersion
-	Patterns json.RawMessage `json:"patterns"`
+	Patterns json.RawMessage `json:"patterns,omitempty"`
 }
 
-// newServedSet builds the body of a version; patterns is its "patterns"
-// object as stored.
+// newServedSet builds the body of a version; patterns is its compact
+// "patterns" object.
 func newServedSet(row patternVersionRow, patterns json.RawMessage) *servedSet {
 	if len(patterns) == 0 || patterns[0] != '{' {
 		patterns = json.RawMessage("{}")
 	}
-	body, _ := json.Marshal(servedBody{PatternVersion: row.info(nil), Patterns: patterns}) // valid JSON in: cannot fail
-	return &servedSet{Version: row.VersionName, Body: body}
+	head, _ := json.Marshal(servedBody{PatternVersion: row.info(nil)}) // plain values: cannot fail
+	return &servedSet{Version: row.VersionName, Body: withRawField(head, "patterns", patterns)}
+}
+
+// withRawField returns the JSON object obj with "key": raw added last. raw
+// must be valid, compact JSON and key a plain name: json.Marshal would
+// check and compact a RawMessage again, tens of milliseconds per megabyte
+// of patterns.
+func withRawField(obj []byte, key string, raw json.RawMessage) []byte {
+	out := make([]byte, 0, len(obj)+len(key)+len(raw)+4)
+	out = append(out, obj[:len(obj)-1]...)
+	if len(obj) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, '"')
+	out = append(out, key...)
+	out = append(out, '"', ':')
+	out = append(out, raw...)
+	return append(out, '}')
 }
 
 // storedPatterns is the "patterns" object of a stored pattern_data.
@@ -68,10 +86,11 @@ func storedPatterns(data string) json.RawMessage {
 	var raw struct {
 		Patterns json.RawMessage `json:"patterns"`
 	}
-	if json.Unmarshal([]byte(data), &raw) != nil {
+	var buf bytes.Buffer
+	if json.Unmarshal([]byte(data), &raw) != nil || json.Compact(&buf, raw.Patterns) != nil {
 		return nil
 	}
-	return raw.Patterns
+	return buf.Bytes()
 }
 
 // encode is how a served set is stored in Redis: the version, a newline,
@@ -238,7 +257,7 @@ func (p *patternServer) reload(ctx context.Context) error {
 }
 
 func (p *patternServer) reloadFromDB(ctx context.Context) error {
-	name, err := p.store.activeName(ctx)
+	_, name, err := p.store.activeID(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package datapool
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -78,25 +79,25 @@ func (s *patternStore) version(ctx context.Context, name string) (patternVersion
 	return row, dbError(err, "loading pattern set version")
 }
 
-func (s *patternStore) active(ctx context.Context) (patternVersionRow, error) {
-	var row patternVersionRow
-	err := s.db.WithContext(ctx).Where("is_active = ?", true).Order("version_id DESC").Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return row, apierr.New(apierr.NotFound, "no pattern set is active yet: run a refresh (POST /patterns/refresh or `ocrpool patterns refresh`)")
+// activeID returns the active version's id and name, "" when none,
+// without loading its patterns.
+func (s *patternStore) activeID(ctx context.Context) (int, string, error) {
+	var rows []patternVersionRow
+	err := s.db.WithContext(ctx).Select("version_id", "version_name").Where("is_active = ?", true).
+		Order("version_id DESC").Limit(1).Find(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return 0, "", dbError(err, "looking up the active pattern set")
 	}
-	return row, dbError(err, "loading the active pattern set")
+	return rows[0].VersionID, rows[0].VersionName, nil
 }
 
-// activeName returns the active version's name, "" when none, without
-// loading its patterns: the serving loop polls it.
-func (s *patternStore) activeName(ctx context.Context) (string, error) {
-	var names []string
-	err := s.db.WithContext(ctx).Model(&patternVersionRow{}).Where("is_active = ?", true).
-		Order("version_id DESC").Limit(1).Pluck("version_name", &names).Error
-	if err != nil || len(names) == 0 {
-		return "", dbError(err, "looking up the active pattern set")
+func (s *patternStore) versionByID(ctx context.Context, id int) (patternVersionRow, error) {
+	var row patternVersionRow
+	err := s.db.WithContext(ctx).Where("version_id = ?", id).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return row, apierr.New(apierr.NotFound, "no pattern set version %d", id)
 	}
-	return names[0], nil
+	return row, dbError(err, "loading pattern set version")
 }
 
 func (s *patternStore) latest(ctx context.Context) (*patternVersionRow, error) {
@@ -138,6 +139,20 @@ func (s *patternStore) insertVersion(ctx context.Context, row *patternVersionRow
 		return dbError(err, "storing pattern set version")
 	}
 	return apierr.New(apierr.Conflict, "another refresh is storing a pattern set version; retry")
+}
+
+// recordValidation stores a version's validation and the notes that
+// sum it up.
+func (s *patternStore) recordValidation(ctx context.Context, versionID int, validation *string, notes string) error {
+	err := s.db.WithContext(ctx).Model(&patternVersionRow{}).Where("version_id = ?", versionID).
+		Updates(map[string]any{"validation": validation, "notes": notes}).Error
+	return dbError(err, "recording the validation of a pattern set version")
+}
+
+// deleteVersion removes a version that was never activated.
+func (s *patternStore) deleteVersion(ctx context.Context, versionID int) error {
+	err := s.db.WithContext(ctx).Where("version_id = ? AND activated_at IS NULL", versionID).Delete(&patternVersionRow{}).Error
+	return dbError(err, "removing a pattern set version")
 }
 
 // activate makes version the active one in one transaction: the previous
@@ -205,10 +220,13 @@ func (s *patternStore) patternsJSON(ctx context.Context, versionID int) (json.Ra
 	if err := s.db.WithContext(ctx).Model(&patternVersionRow{}).Select(expr).Where("version_id = ?", versionID).Row().Scan(&data); err != nil {
 		return nil, dbError(err, "reading pattern set")
 	}
-	if !data.Valid || !json.Valid([]byte(data.String)) {
+	// Compact, as a refresh's encoding is: PostgreSQL spaces the JSON it
+	// prints, and every served copy carries the spaces.
+	var buf bytes.Buffer
+	if !data.Valid || json.Compact(&buf, []byte(data.String)) != nil {
 		return nil, fmt.Errorf("pattern set %d: stored patterns are not a JSON object", versionID)
 	}
-	return json.RawMessage(data.String), nil
+	return json.RawMessage(buf.Bytes()), nil
 }
 
 // advisoryLockPatterns is the PostgreSQL advisory lock key of activations

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -708,5 +709,145 @@ func TestServedSetSwapKeepsTheSameBytes(t *testing.T) {
 	p.swap(&servedSet{Version: "v2", Body: []byte(`{"version":"v2","patterns":{}}`)})
 	if got := strings.Join(swaps, ","); got != "v1,v2" {
 		t.Errorf("swaps observed %q, want v1,v2", got)
+	}
+}
+
+// A refresh validates against the version active now, not the one this
+// process last compiled: after a rollback (here or by another replica) the
+// compiled copy is replaced, then reused while that version stays active.
+func TestActiveMatcherFollowsActivations(t *testing.T) {
+	ctx := context.Background()
+	now := fixedNow()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	env := newTestEnv(t, withClock(clock))
+
+	ingestAll(t, env.svc, uberPool(10))
+	if res, err := env.svc.RefreshPatterns(ctx, "test"); err != nil || res.Version != "v1" {
+		t.Fatalf("v1: %+v %v", res, err)
+	}
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	var cs []Correction
+	for i := 0; i < 10; i++ {
+		cs = append(cs, receipt(3000+i, "Shell", "SHELL STATION", "UNLEADED 95\nPUMP 4", "fuel"))
+	}
+	ingestAll(t, env.svc, cs)
+	res, err := env.svc.RefreshPatterns(ctx, "test")
+	if err != nil || res.Version != "v2" || !res.Activated || res.Validation.ActiveVersion != "v1" {
+		t.Fatalf("v2: %+v %v", res, err)
+	}
+	shell := "SHELL STATION\nUNLEADED 95\nPUMP 4"
+	m2, name, err := env.svc.activeMatcher(ctx)
+	if err != nil || name != "v2" || patternset.Best(m2.Match(shell))[patternset.FieldMerchant].Value != "Shell" {
+		t.Fatalf("active matcher after the refresh = %s, %v; want v2, which knows Shell", name, err)
+	}
+
+	if _, err := env.svc.RollbackPatterns(ctx, "v1", "test", "Shell is wrong"); err != nil {
+		t.Fatal(err)
+	}
+	m1, name, err := env.svc.activeMatcher(ctx)
+	if err != nil || name != "v1" || m1 == m2 {
+		t.Fatalf("active matcher after the rollback = %s (same as v2's: %v), %v; want v1", name, m1 == m2, err)
+	}
+	if got := patternset.Best(m1.Match(shell))[patternset.FieldMerchant].Value; got == "Shell" {
+		t.Errorf("v1's matcher maps a Shell receipt to %q: it is v2's", got)
+	}
+	if again, _, err := env.svc.activeMatcher(ctx); err != nil || again != m1 {
+		t.Errorf("a second lookup compiled v1 again (%v)", err)
+	}
+}
+
+// A version's body says the same, in compact JSON, whether a refresh built
+// it from the patterns it encoded or a process built it from the database,
+// which prints JSON its own way (PostgreSQL spaces it and orders keys).
+func TestServedBodyFromDatabaseMatchesRefresh(t *testing.T) {
+	ctx := context.Background()
+	env := newTestEnv(t, withClock(fixedNow))
+	ingestAll(t, env.svc, uberPool(10))
+	if res, err := env.svc.RefreshPatterns(ctx, "test"); err != nil || !res.Activated {
+		t.Fatalf("refresh: %+v %v", res, err)
+	}
+	served := env.svc.serving.current(ctx)
+	row, err := env.svc.patterns.version(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromColumn, err := env.svc.patterns.patternsJSON(ctx, row.VersionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode := func(b []byte) any {
+		t.Helper()
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	want := decode(served.Body)
+	for name, patterns := range map[string]json.RawMessage{"patterns column": fromColumn, "stored row": storedPatterns(row.PatternData)} {
+		body := newServedSet(row, patterns).Body
+		if !reflect.DeepEqual(decode(body), want) {
+			t.Errorf("body from the %s says something else than the refresh's:\n got %.300s\nwant %.300s", name, body, served.Body)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, body); err != nil || !bytes.Equal(compact.Bytes(), body) {
+			t.Errorf("body from the %s is not compact JSON (%v)", name, err)
+		}
+	}
+}
+
+func TestWithRawField(t *testing.T) {
+	tests := []struct {
+		obj, raw, want string
+	}{
+		{`{}`, `{}`, `{"patterns":{}}`},
+		{`{}`, `{"merchant":[]}`, `{"patterns":{"merchant":[]}}`},
+		{`{"version":"v1"}`, `{"a":[1,2]}`, `{"version":"v1","patterns":{"a":[1,2]}}`},
+	}
+	for _, tc := range tests {
+		got := withRawField([]byte(tc.obj), "patterns", json.RawMessage(tc.raw))
+		if string(got) != tc.want || !json.Valid(got) {
+			t.Errorf("withRawField(%s, %s) = %s, want %s", tc.obj, tc.raw, got, tc.want)
+		}
+	}
+}
+
+// A refresh that cannot validate its candidate (here the active version's
+// stored patterns are unreadable) fails and leaves no version behind: the
+// candidate, stored while it was being validated, is removed.
+func TestRefreshThatCannotValidateStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	now := fixedNow()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	env := newTestEnv(t, withClock(clock))
+	ingestAll(t, env.svc, uberPool(10))
+	if res, err := env.svc.RefreshPatterns(ctx, "test"); err != nil || res.Version != "v1" {
+		t.Fatalf("v1: %+v %v", res, err)
+	}
+	if err := env.db.Gorm.Exec(`UPDATE pattern_cache_versions SET pattern_data = '{"patterns":{"merchant":"not a list"}}' WHERE version_name = 'v1'`).Error; err != nil {
+		t.Fatal(err)
+	}
+	env.svc.compiled.put(0, nil) // as a process that has not compiled v1
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	var cs []Correction
+	for i := 0; i < 10; i++ {
+		cs = append(cs, receipt(3000+i, "Shell", "SHELL STATION", "UNLEADED 95\nPUMP 4", "fuel"))
+	}
+	ingestAll(t, env.svc, cs)
+	if res, err := env.svc.RefreshPatterns(ctx, "test"); err == nil {
+		t.Fatalf("refresh validated against an unreadable version: %+v", res)
+	}
+	versions, err := env.svc.PatternVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 1 || versions[0].Version != "v1" || !versions[0].Active {
+		t.Errorf("versions after the failed refresh = %+v, want v1 alone, active", versions)
 	}
 }

@@ -51,6 +51,9 @@ type Service struct {
 	serving  *patternServer
 	webhooks *webhook.Dispatcher
 	rdb      *redis.Client // nil without Redis (the CLI on embedded stores)
+	// compiled is the active version's matcher, which the next refresh
+	// validates against.
+	compiled compiledVersion
 }
 
 // Limits of the input, in bytes unless said otherwise. Column limits

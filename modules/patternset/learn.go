@@ -257,8 +257,10 @@ func LearnPool(p Pool, opts Options) *Set {
 // learn is Learn and LearnPool after filtering: groups are the pool, texts
 // its (sampled) examples with their text.
 func learn(o Options, end time.Time, examples int, groups []Group, texts []*Example, smp Sampling) *Set {
-	// Learn must not depend on the order of its input.
-	slices.SortStableFunc(texts, func(a, b *Example) int {
+	// Learn must not depend on the order of its input. The data pool's IDs
+	// are unique, which makes this order total there; an unstable sort is
+	// a tenth of a second faster than a stable one at 60,000 texts.
+	slices.SortFunc(texts, func(a, b *Example) int {
 		if c := strings.Compare(a.ID, b.ID); c != 0 {
 			return c
 		}
