@@ -67,6 +67,27 @@ func uberPool(n int) []Correction {
 	return cs
 }
 
+// shellPool: Shell receipts, a merchant uberPool does not have.
+func shellPool(n int) []Correction {
+	var cs []Correction
+	for i := 0; i < n; i++ {
+		cs = append(cs, receipt(3000+i, "Shell", "SHELL STATION", "UNLEADED 95\nPUMP 4", "fuel"))
+	}
+	return cs
+}
+
+// withV1 is a test environment whose pool is uberPool(n) and whose first
+// refresh made v1 active.
+func withV1(t *testing.T, n int, opts ...envOption) *testEnv {
+	t.Helper()
+	env := newTestEnv(t, opts...)
+	ingestAll(t, env.svc, uberPool(n))
+	if res, err := env.svc.RefreshPatterns(context.Background(), "test"); err != nil || res.Version != "v1" || !res.Activated {
+		t.Fatalf("first refresh = %+v, %v; want v1 active", res, err)
+	}
+	return env
+}
+
 func matchMerchant(t *testing.T, svc *Service, text string) patternset.Hit {
 	t.Helper()
 	ps, err := svc.ActivePatternSet(context.Background())
@@ -169,11 +190,7 @@ func TestRefreshWithNothingToLearn(t *testing.T) {
 // activate it.
 func TestValidationGate(t *testing.T) {
 	ctx := context.Background()
-	env := newTestEnv(t, withClock(fixedNow))
-	ingestAll(t, env.svc, uberPool(20))
-	if res, err := env.svc.RefreshPatterns(ctx, "test"); err != nil || !res.Activated {
-		t.Fatalf("refresh = %+v, %v", res, err)
-	}
+	env := withV1(t, 20, withClock(fixedNow))
 	// Demand more recurrences than the pool has: the candidate learns
 	// almost nothing and recalls less than v1.
 	env.svc.cfg.MinFrequency = 1000
@@ -217,11 +234,7 @@ func TestRollbackAndHistory(t *testing.T) {
 	}
 	t1 := clock()
 	advance(time.Hour)
-	cs := []Correction{}
-	for i := 0; i < 10; i++ {
-		cs = append(cs, receipt(3000+i, "Shell", "SHELL STATION", "UNLEADED 95\nPUMP 4", "fuel"))
-	}
-	ingestAll(t, env.svc, cs)
+	ingestAll(t, env.svc, shellPool(10))
 	v2, err := env.svc.RefreshPatterns(ctx, "test")
 	if err != nil || v2.Version != "v2" || !v2.Activated {
 		t.Fatalf("v2: %+v %v", v2, err)
@@ -720,20 +733,11 @@ func TestActiveMatcherFollowsActivations(t *testing.T) {
 	now := fixedNow()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	env := newTestEnv(t, withClock(clock))
-
-	ingestAll(t, env.svc, uberPool(10))
-	if res, err := env.svc.RefreshPatterns(ctx, "test"); err != nil || res.Version != "v1" {
-		t.Fatalf("v1: %+v %v", res, err)
-	}
+	env := withV1(t, 10, withClock(clock))
 	mu.Lock()
 	now = now.Add(time.Hour)
 	mu.Unlock()
-	var cs []Correction
-	for i := 0; i < 10; i++ {
-		cs = append(cs, receipt(3000+i, "Shell", "SHELL STATION", "UNLEADED 95\nPUMP 4", "fuel"))
-	}
-	ingestAll(t, env.svc, cs)
+	ingestAll(t, env.svc, shellPool(10))
 	res, err := env.svc.RefreshPatterns(ctx, "test")
 	if err != nil || res.Version != "v2" || !res.Activated || res.Validation.ActiveVersion != "v1" {
 		t.Fatalf("v2: %+v %v", res, err)
@@ -764,11 +768,7 @@ func TestActiveMatcherFollowsActivations(t *testing.T) {
 // which prints JSON its own way (PostgreSQL spaces it and orders keys).
 func TestServedBodyFromDatabaseMatchesRefresh(t *testing.T) {
 	ctx := context.Background()
-	env := newTestEnv(t, withClock(fixedNow))
-	ingestAll(t, env.svc, uberPool(10))
-	if res, err := env.svc.RefreshPatterns(ctx, "test"); err != nil || !res.Activated {
-		t.Fatalf("refresh: %+v %v", res, err)
-	}
+	env := withV1(t, 10, withClock(fixedNow))
 	served := env.svc.serving.current(ctx)
 	row, err := env.svc.patterns.version(ctx, "v1")
 	if err != nil {
@@ -823,11 +823,7 @@ func TestRefreshThatCannotValidateStoresNothing(t *testing.T) {
 	now := fixedNow()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	env := newTestEnv(t, withClock(clock))
-	ingestAll(t, env.svc, uberPool(10))
-	if res, err := env.svc.RefreshPatterns(ctx, "test"); err != nil || res.Version != "v1" {
-		t.Fatalf("v1: %+v %v", res, err)
-	}
+	env := withV1(t, 10, withClock(clock))
 	if err := env.db.Gorm.Exec(`UPDATE pattern_cache_versions SET pattern_data = '{"patterns":{"merchant":"not a list"}}' WHERE version_name = 'v1'`).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -835,11 +831,7 @@ func TestRefreshThatCannotValidateStoresNothing(t *testing.T) {
 	mu.Lock()
 	now = now.Add(time.Hour)
 	mu.Unlock()
-	var cs []Correction
-	for i := 0; i < 10; i++ {
-		cs = append(cs, receipt(3000+i, "Shell", "SHELL STATION", "UNLEADED 95\nPUMP 4", "fuel"))
-	}
-	ingestAll(t, env.svc, cs)
+	ingestAll(t, env.svc, shellPool(10))
 	if res, err := env.svc.RefreshPatterns(ctx, "test"); err == nil {
 		t.Fatalf("refresh validated against an unreadable version: %+v", res)
 	}
