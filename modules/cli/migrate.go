@@ -25,6 +25,18 @@ func (c *cli) migrateCmd() *cobra.Command {
 	}
 	up := &cobra.Command{Use: "up", Short: "Apply every pending migration", Args: cobra.NoArgs,
 		RunE: withDB(func(ctx context.Context, d *db.DB) error {
+			// Say what is about to run: a migration that rewrites a large
+			// table (0005) takes a while and prints nothing until it ends.
+			st, err := d.MigrationStatus(ctx)
+			if err != nil {
+				return err
+			}
+			for _, s := range st {
+				if !s.Applied {
+					fmt.Fprintf(c.out, "pending %s\n", s.Name)
+				}
+			}
+			start := time.Now()
 			applied, err := d.MigrateUp(ctx)
 			if err != nil {
 				return err
@@ -34,6 +46,9 @@ func (c *cli) migrateCmd() *cobra.Command {
 			}
 			for _, v := range applied {
 				fmt.Fprintf(c.out, "applied %d\n", v)
+			}
+			if len(applied) > 0 {
+				fmt.Fprintf(c.out, "took %s\n", time.Since(start).Round(time.Millisecond))
 			}
 			return nil
 		})}
