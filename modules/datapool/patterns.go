@@ -68,6 +68,13 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 		res.Version = latest.VersionName
 		res.Activated = latest.IsActive
 		res.Reason = fmt.Sprintf("nothing new to learn: the corrections give the same patterns as %s", latest.VersionName)
+		if s.unfinishedActivation(ctx, latest) {
+			if _, err := s.activatePatterns(ctx, latest.VersionName, actionActivate, actor, "refresh: passed validation; its activation had failed", nil); err != nil {
+				return res, err
+			}
+			res.Activated = true
+			res.Reason += "; activated it: it had passed validation, but its activation had failed"
+		}
 		return res, nil
 	case latest == nil && set.Count() == 0:
 		res.Reason = fmt.Sprintf("no (field, value) recurs %d times yet in %d corrections", max(s.cfg.MinFrequency, 1), total)
@@ -126,23 +133,31 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 	if storeErr != nil {
 		return res, storeErr
 	}
-	if valErr != nil {
-		if err := s.patterns.deleteVersion(context.WithoutCancel(ctx), row.VersionID); err != nil {
-			s.log.Error("removing a pattern set version that failed to validate", "version", row.VersionName, "err", err)
+	verdict := func() error {
+		if valErr != nil {
+			return valErr
 		}
-		return res, valErr
+		if !val.Accepted {
+			notes += "; not activated: " + strings.Join(val.Reasons, "; ")
+		}
+		valJSON, err := jsonText(val)
+		if err != nil {
+			return err
+		}
+		if err := s.patterns.recordValidation(ctx, row.VersionID, valJSON, notes); err != nil {
+			return err
+		}
+		row.Validation, row.Notes = valJSON, &notes
+		return nil
 	}
-	if !val.Accepted {
-		notes += "; not activated: " + strings.Join(val.Reasons, "; ")
-	}
-	valJSON, err := jsonText(val)
-	if err != nil {
+	if err := verdict(); err != nil {
+		// No version is left without its verdict: a refresh that learns
+		// the same patterns again would take it as done.
+		if err := s.patterns.deleteVersion(context.WithoutCancel(ctx), row.VersionID); err != nil {
+			s.log.Error("removing a pattern set version that could not be validated", "version", row.VersionName, "err", err)
+		}
 		return res, err
 	}
-	if err := s.patterns.recordValidation(ctx, row.VersionID, valJSON, notes); err != nil {
-		return res, err
-	}
-	row.Validation, row.Notes = valJSON, &notes
 	res.Created, res.Version, res.Validation = true, row.VersionName, val
 	if !val.Accepted {
 		res.Reason = "stored inactive: " + strings.Join(val.Reasons, "; ")
@@ -157,6 +172,24 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 	res.Reason = "activated: not worse than " + nameOrNone(val.ActiveVersion) + " on the held-out corrections"
 	s.log.Info("pattern set activated", "version", row.VersionName, "patterns", row.PatternCount, "corrections", total)
 	return res, nil
+}
+
+// unfinishedActivation reports whether v passed validation against the
+// version active now but was never activated: its refresh failed between
+// the two steps, and the next refresh, learning the same patterns, finishes
+// the activation instead of reporting nothing new forever. A version that
+// was active once (rolled back since) or was validated against another
+// version stays as it is.
+func (s *Service) unfinishedActivation(ctx context.Context, v *patternVersionRow) bool {
+	if v.IsActive || v.ActivatedAt != nil || v.Validation == nil {
+		return false
+	}
+	var val Validation
+	if json.Unmarshal([]byte(*v.Validation), &val) != nil || !val.Accepted {
+		return false
+	}
+	_, active, err := s.patterns.activeID(ctx)
+	return err == nil && active == val.ActiveVersion
 }
 
 // learningValues turns a correction's stored values into what learning

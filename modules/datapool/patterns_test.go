@@ -843,3 +843,50 @@ func TestRefreshThatCannotValidateStoresNothing(t *testing.T) {
 		t.Errorf("versions after the failed refresh = %+v, want v1 alone, active", versions)
 	}
 }
+
+// A version that passed validation but whose activation failed (the
+// refresh stopped between the two) is activated by the next refresh that
+// learns the same patterns, as long as the version it was validated
+// against is still the active one.
+func TestRefreshFinishesAFailedActivation(t *testing.T) {
+	ctx := context.Background()
+	now := fixedNow()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	env := withV1(t, 10, withClock(clock))
+	ingestAll(t, env.svc, shellPool(10))
+	if res, err := env.svc.RefreshPatterns(ctx, "test"); err != nil || res.Version != "v2" || !res.Activated {
+		t.Fatalf("v2: %+v %v", res, err)
+	}
+	// As if v2's activation had failed: v1 still active, v2 never was.
+	undo := func() {
+		t.Helper()
+		for _, q := range []string{
+			`UPDATE pattern_cache_versions SET is_active = (version_name = 'v1'), deactivated_at = NULL, replaced_by_version = NULL`,
+			`UPDATE pattern_cache_versions SET activated_at = NULL WHERE version_name = 'v2'`,
+			`DELETE FROM pattern_activations WHERE version_name = 'v2'`,
+			`UPDATE pattern_activations SET deactivated_at = NULL WHERE version_name = 'v1'`,
+		} {
+			if err := env.db.Gorm.Exec(q).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	undo()
+	res, err := env.svc.RefreshPatterns(ctx, "test")
+	if err != nil || res.Created || res.Version != "v2" || !res.Activated {
+		t.Fatalf("refresh after the failed activation = %+v, %v; want v2 activated, no new version", res, err)
+	}
+	if live, err := env.svc.PatternsLiveAt(ctx, clock()); err != nil || live.Version != "v2" {
+		t.Errorf("live version = %+v, %v; want v2", live, err)
+	}
+
+	// Rolled back since, it stays inactive.
+	if _, err := env.svc.RollbackPatterns(ctx, "v1", "test", "bad"); err != nil {
+		t.Fatal(err)
+	}
+	res, err = env.svc.RefreshPatterns(ctx, "test")
+	if err != nil || res.Created || res.Activated {
+		t.Fatalf("refresh after a rollback = %+v, %v; want nothing done", res, err)
+	}
+}
