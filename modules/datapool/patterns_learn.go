@@ -408,7 +408,7 @@ func (s *patternStore) readGroups(tx *gorm.DB, q learnSQL, f learningFilter, val
 	}
 	maps := make([]mapped, len(read))
 	var wg sync.WaitGroup
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(read)/4096))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(read)/64)) // a goroutine costs less than normalising 64 groups
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(read); i += workers {
