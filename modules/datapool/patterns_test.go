@@ -76,6 +76,26 @@ func shellPool(n int) []Correction {
 	return cs
 }
 
+// testClock is a clock a test moves by hand, safe for concurrent use.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: fixedNow()} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 // withV1 is a test environment whose pool is uberPool(n) and whose first
 // refresh made v1 active.
 func withV1(t *testing.T, n int, opts ...envOption) *testEnv {
@@ -221,26 +241,23 @@ func TestValidationGate(t *testing.T) {
 
 func TestRollbackAndHistory(t *testing.T) {
 	ctx := context.Background()
-	now := fixedNow()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	env := newTestEnv(t, withClock(clock))
+	clock := newTestClock()
+	env := newTestEnv(t, withClock(clock.Now))
 
 	ingestAll(t, env.svc, uberPool(10))
 	v1, err := env.svc.RefreshPatterns(ctx, "test")
 	if err != nil || v1.Version != "v1" {
 		t.Fatalf("v1: %+v %v", v1, err)
 	}
-	t1 := clock()
-	advance(time.Hour)
+	t1 := clock.Now()
+	clock.Advance(time.Hour)
 	ingestAll(t, env.svc, shellPool(10))
 	v2, err := env.svc.RefreshPatterns(ctx, "test")
 	if err != nil || v2.Version != "v2" || !v2.Activated {
 		t.Fatalf("v2: %+v %v", v2, err)
 	}
-	t2 := clock()
-	advance(time.Hour)
+	t2 := clock.Now()
+	clock.Advance(time.Hour)
 
 	tests := []struct {
 		name    string
@@ -265,7 +282,7 @@ func TestRollbackAndHistory(t *testing.T) {
 	if err != nil || !info.Active || info.Version != "v1" {
 		t.Fatalf("rollback = %+v, %v", info, err)
 	}
-	t3 := clock()
+	t3 := clock.Now()
 	if ps, _ := env.svc.ActivePatternSet(ctx); ps.Version != "v1" {
 		t.Fatalf("active after rollback = %s", ps.Version)
 	}
@@ -730,13 +747,9 @@ func TestServedSetSwapKeepsTheSameBytes(t *testing.T) {
 // compiled copy is replaced, then reused while that version stays active.
 func TestActiveMatcherFollowsActivations(t *testing.T) {
 	ctx := context.Background()
-	now := fixedNow()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	env := withV1(t, 10, withClock(clock))
-	mu.Lock()
-	now = now.Add(time.Hour)
-	mu.Unlock()
+	clock := newTestClock()
+	env := withV1(t, 10, withClock(clock.Now))
+	clock.Advance(time.Hour)
 	ingestAll(t, env.svc, shellPool(10))
 	res, err := env.svc.RefreshPatterns(ctx, "test")
 	if err != nil || res.Version != "v2" || !res.Activated || res.Validation.ActiveVersion != "v1" {
@@ -820,17 +833,13 @@ func TestWithRawField(t *testing.T) {
 // candidate, stored while it was being validated, is removed.
 func TestRefreshThatCannotValidateStoresNothing(t *testing.T) {
 	ctx := context.Background()
-	now := fixedNow()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	env := withV1(t, 10, withClock(clock))
+	clock := newTestClock()
+	env := withV1(t, 10, withClock(clock.Now))
 	if err := env.db.Gorm.Exec(`UPDATE pattern_cache_versions SET pattern_data = '{"patterns":{"merchant":"not a list"}}' WHERE version_name = 'v1'`).Error; err != nil {
 		t.Fatal(err)
 	}
 	env.svc.compiled.put(0, nil) // as a process that has not compiled v1
-	mu.Lock()
-	now = now.Add(time.Hour)
-	mu.Unlock()
+	clock.Advance(time.Hour)
 	ingestAll(t, env.svc, shellPool(10))
 	if res, err := env.svc.RefreshPatterns(ctx, "test"); err == nil {
 		t.Fatalf("refresh validated against an unreadable version: %+v", res)
@@ -850,10 +859,8 @@ func TestRefreshThatCannotValidateStoresNothing(t *testing.T) {
 // against is still the active one.
 func TestRefreshFinishesAFailedActivation(t *testing.T) {
 	ctx := context.Background()
-	now := fixedNow()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	env := withV1(t, 10, withClock(clock))
+	clock := newTestClock()
+	env := withV1(t, 10, withClock(clock.Now))
 	ingestAll(t, env.svc, shellPool(10))
 	if res, err := env.svc.RefreshPatterns(ctx, "test"); err != nil || res.Version != "v2" || !res.Activated {
 		t.Fatalf("v2: %+v %v", res, err)
@@ -877,7 +884,7 @@ func TestRefreshFinishesAFailedActivation(t *testing.T) {
 	if err != nil || res.Created || res.Version != "v2" || !res.Activated {
 		t.Fatalf("refresh after the failed activation = %+v, %v; want v2 activated, no new version", res, err)
 	}
-	if live, err := env.svc.PatternsLiveAt(ctx, clock()); err != nil || live.Version != "v2" {
+	if live, err := env.svc.PatternsLiveAt(ctx, clock.Now()); err != nil || live.Version != "v2" {
 		t.Errorf("live version = %+v, %v; want v2", live, err)
 	}
 
