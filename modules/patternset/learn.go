@@ -445,7 +445,15 @@ type scratch struct {
 	last  []int32
 	// df and dfLast: this worker's share of pass 2.
 	df, dfLast []int32
+	// grams and counters: the phrases of one value, and their counts.
+	grams    gramIndex
+	counters []gramCounter
 }
+
+// gramCounter counts a phrase over a value's examples: in how many (n),
+// how many of those are in the uniform sample (u), and the last example
+// that counted it (1-based).
+type gramCounter struct{ n, u, last int32 }
 
 // gramHash mixes a gram's token IDs into 64 well-spread bits.
 func gramHash(g gram) uint64 {
@@ -734,6 +742,8 @@ func (l *learner) learnText(pool []Group, total int, smp Sampling, add func(Patt
 	// scale[fi]: examples with a known value for the field in the pool per
 	// such example in the uniform sample.
 	l.scale = make([]float64, nf)
+	// hasValue[i*nf+fi]: example i has a value for field fi (pass 2 asks).
+	hasValue := make([]bool, len(l.ex)*nf)
 	var groups []*valueGroup
 	for fi, f := range l.fields {
 		counts := make(map[string]int)
@@ -752,6 +762,7 @@ func (l *learner) learnText(pool []Group, total int, smp Sampling, add func(Patt
 			if v == "" {
 				continue
 			}
+			hasValue[i*nf+fi] = true
 			if l.uniform[i] {
 				sampled++
 			}
@@ -784,21 +795,16 @@ func (l *learner) learnText(pool []Group, total int, smp Sampling, add func(Patt
 	// Pass 1: candidates per group, then one index over all of them (in
 	// group order, so the numbering is deterministic).
 	l.parallel(len(groups), func(sc *scratch, i int) { l.groupCandidates(sc, groups[i]) })
-	candIndex := make(map[gram]int32)
-	var cands []gram
+	var candIndex gramIndex
 	for _, g := range groups {
 		g.cands = make([]groupCand, len(g.found))
 		for k, c := range g.found {
-			ci, ok := candIndex[c.g]
-			if !ok {
-				ci = int32(len(cands))
-				candIndex[c.g] = ci
-				cands = append(cands, c.g)
-			}
+			ci, _ := candIndex.add(c.g)
 			g.cands[k] = groupCand{cand: ci, tp: c.n, tpU: c.u}
 		}
 		g.found = nil
 	}
+	cands := candIndex.grams
 	if len(cands) == 0 {
 		return
 	}
@@ -837,31 +843,30 @@ func (l *learner) learnText(pool []Group, total int, smp Sampling, add func(Patt
 				sc.mark[t] = stamp
 			}
 		}
-		known := make([]int, 0, nf)
+		fields := make([]int, 0, nf)
 		for i := task * slice; i < min(len(l.ex), (task+1)*slice); i++ {
 			if !l.uniform[i] {
 				continue
 			}
-			e := l.ex[i]
-			known = known[:0]
-			for fi, f := range l.fields {
-				if truth(e, f) != "" {
-					known = append(known, fi)
+			fields = fields[:0]
+			for fi := range nf {
+				if hasValue[i*nf+fi] {
+					fields = append(fields, fi)
 				}
 			}
-			if len(known) == 0 {
+			if len(fields) == 0 {
 				continue
 			}
 			l.grams(l.tokens(i), sc.mark, stamp, func(gr gram) {
 				if h := gramHash(gr) >> (64 - filterBits); filter[h/64]&(1<<(h%64)) == 0 {
 					return
 				}
-				ci, ok := candIndex[gr]
-				if !ok || lastIn[ci] == int32(i+1) {
+				ci := candIndex.find(gr)
+				if ci < 0 || lastIn[ci] == int32(i+1) {
 					return
 				}
 				lastIn[ci] = int32(i + 1)
-				for _, fi := range known {
+				for _, fi := range fields {
 					df[int(ci)*nf+fi]++
 				}
 			})
@@ -916,27 +921,31 @@ func (l *learner) groupCandidates(sc *scratch, g *valueGroup) {
 		}
 		sc.count[t], sc.last[t] = 0, 0
 	}
-	type counter struct{ n, u, last int32 }
-	counts := make(map[gram]counter)
+	index := &sc.grams
+	index.reset()
+	counts := sc.counters[:0]
 	for k, i := range g.ex {
 		uniform := int32(0)
 		if l.uniform[i] {
 			uniform = 1
 		}
 		l.grams(l.tokens(i), sc.mark, stamp, func(gr gram) {
-			c := counts[gr]
-			if c.last != int32(k+1) {
+			j, added := index.add(gr)
+			if added {
+				counts = append(counts, gramCounter{})
+			}
+			if c := &counts[j]; c.last != int32(k+1) {
 				c.n++
 				c.u += uniform
 				c.last = int32(k + 1)
-				counts[gr] = c
 			}
 		})
 	}
+	sc.counters = counts
 	var keep []gramCount
-	for gr, c := range counts {
+	for j, c := range counts {
 		if c.n >= minF {
-			keep = append(keep, gramCount{gr, c.n, c.u})
+			keep = append(keep, gramCount{index.grams[j], c.n, c.u})
 		}
 	}
 	if capN := candidatesPerPhrase * l.o.MaxPhrasesPerValue; len(keep) > capN {
@@ -1019,10 +1028,11 @@ func (l *learner) selectPhrases(sc *scratch, g *valueGroup, cands []gram, df []i
 
 	// Which of the group's examples each ranked phrase occurs in.
 	words := (len(g.ex) + 63) / 64
-	index := make(map[gram]int, len(rs))
+	index := &sc.grams
+	index.reset()
 	stamp := sc.next()
-	for k, r := range rs {
-		index[r.g] = k
+	for _, r := range rs {
+		index.add(r.g) // numbered as ranked: rs holds no gram twice
 		r.cover = make([]uint64, words)
 		for _, t := range r.g {
 			if t != 0 {
@@ -1033,8 +1043,8 @@ func (l *learner) selectPhrases(sc *scratch, g *valueGroup, cands []gram, df []i
 	for k, i := range g.ex {
 		at := l.ex[i].At
 		l.grams(l.tokens(i), sc.mark, stamp, func(gr gram) {
-			j, ok := index[gr]
-			if !ok {
+			j := index.find(gr)
+			if j < 0 {
 				return
 			}
 			r := rs[j]
@@ -1096,31 +1106,43 @@ func (l *learner) selectPhrases(sc *scratch, g *valueGroup, cands []gram, df []i
 // the last time each pair was seen.
 type pairCounts struct {
 	total    map[string]int
-	pairs    map[[2]string]int
-	last     map[[2]string]time.Time
+	pairs    map[[2]string]pairStat
 	spelling map[string]map[string]int
+	// keys memoises valueKey: groups repeat the same raw values.
+	keys map[string]string
+}
+
+type pairStat struct {
+	n    int
+	last time.Time
 }
 
 func newPairCounts() *pairCounts {
 	return &pairCounts{
 		total:    make(map[string]int),
-		pairs:    make(map[[2]string]int),
-		last:     make(map[[2]string]time.Time),
+		pairs:    make(map[[2]string]pairStat),
 		spelling: make(map[string]map[string]int),
+		keys:     make(map[string]string),
 	}
 }
 
 func (pc *pairCounts) add(raw, value string, at time.Time, n int) {
-	key := valueKey(raw)
+	key, ok := pc.keys[raw]
+	if !ok {
+		key = valueKey(raw)
+		pc.keys[raw] = key
+	}
 	if key == "" || value == "" {
 		return
 	}
 	pc.total[key] += n
 	k := [2]string{key, value}
-	pc.pairs[k] += n
-	if at.After(pc.last[k]) {
-		pc.last[k] = at
+	st := pc.pairs[k]
+	st.n += n
+	if at.After(st.last) {
+		st.last = at
 	}
+	pc.pairs[k] = st
 	sp := pc.spelling[key]
 	if sp == nil {
 		sp = make(map[string]int)
@@ -1152,7 +1174,8 @@ type pairPattern struct {
 // per value.
 func (pc *pairCounts) patterns(o Options, perValue int, keep func(key, value string) bool) []pairPattern {
 	var out []pairPattern
-	for k, tp := range pc.pairs {
+	for k, st := range pc.pairs {
+		tp := st.n
 		if tp < o.MinFrequency || !keep(k[0], k[1]) {
 			continue
 		}
@@ -1220,7 +1243,7 @@ func learnAliases(o Options, groups []Group, field string, add func(Pattern)) {
 			Confidence:     p.conf,
 			Frequency:      p.tp,
 			Matched:        p.n,
-			LastSeen:       pc.last[[2]string{p.key, p.value}],
+			LastSeen:       pc.pairs[[2]string{p.key, p.value}].last,
 		})
 	}
 }
@@ -1248,7 +1271,7 @@ func learnMerchantCategory(o Options, groups []Group, add func(Pattern)) {
 			Confidence:     p.conf,
 			Frequency:      p.tp,
 			Matched:        p.n,
-			LastSeen:       pc.last[[2]string{p.key, p.value}],
+			LastSeen:       pc.pairs[[2]string{p.key, p.value}].last,
 		})
 	}
 }
