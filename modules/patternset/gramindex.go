@@ -23,8 +23,6 @@ func (x *gramIndex) reset() {
 	clear(x.slots)
 }
 
-func (x *gramIndex) len() int { return len(x.grams) }
-
 // find returns g's number, or -1.
 func (x *gramIndex) find(g gram) int32 {
 	if len(x.slots) == 0 {
