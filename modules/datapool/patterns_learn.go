@@ -32,6 +32,9 @@ const (
 	// defaultHoldoutSample: about this many held-out corrections validate
 	// a candidate against the active version.
 	defaultHoldoutSample = 5_000
+	// defaultGroupChunk: groups read before they are handed to a
+	// normaliser (see readGroups).
+	defaultGroupChunk = 1024
 )
 
 func (s *patternStore) samplingOrDefault() (patternset.Sampling, int) {
@@ -368,68 +371,81 @@ type mapped struct{ original, corrected map[string]string }
 // value it stands for (one: the key says which column it comes from), and
 // the values of every group by its raw values.
 func (s *patternStore) readGroups(tx *gorm.DB, q learnSQL, f learningFilter, values valuesFunc, out *learningPool) (merchants, categories map[string]int, cache map[rawValues]mapped, err error) {
-	type groupRow struct {
-		rv          rawValues
-		learn       int
-		first, last time.Time
+	// The database sends the groups when it has counted them all, and
+	// reading them is serial: their values are normalised (about as costly)
+	// on other goroutines while later ones are read, a chunk at a time.
+	size := s.groupChunk
+	if size <= 0 {
+		size = defaultGroupChunk
 	}
-	// The database sends the groups when it has counted them all: reading
-	// them is serial, normalising their values (the larger part) is not.
-	var read []groupRow
+	var (
+		chunks []*groupChunk
+		wg     sync.WaitGroup
+		todo   = make(chan *groupChunk, 64)
+	)
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for c := range todo {
+				c.maps = make([]mapped, len(c.rows))
+				for i := range c.rows {
+					c.maps[i].original, c.maps[i].corrected = values(c.rows[i].rv)
+				}
+			}
+		})
+	}
 	err = func() error {
+		defer close(todo)
 		rows, err := tx.Raw(q.groupsSQL(), q.rowsArgs(f)...).Rows()
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
+		c := &groupChunk{rows: make([]groupRow, 0, size)}
+		var held int
 		for rows.Next() {
-			var (
-				g           groupRow
-				held        int
-				first, last any
-			)
+			c.rows = c.rows[:len(c.rows)+1]
+			g := &c.rows[len(c.rows)-1]
 			if err := rows.Scan(&g.rv.Merchant, &g.rv.Category, &g.rv.OrigMerchant, &g.rv.OrigCategory, &g.rv.MerchantFixed, &g.rv.CategoryFixed,
-				&g.learn, &held, &first, &last); err != nil {
+				&g.learn, &held, scannedTime{&g.first}, scannedTime{&g.last}); err != nil {
 				return err
 			}
 			out.Held += held
-			if g.first, err = scanTime(first); err != nil {
-				return err
+			if len(c.rows) == size {
+				chunks = append(chunks, c)
+				todo <- c
+				c = &groupChunk{rows: make([]groupRow, 0, size)}
 			}
-			if g.last, err = scanTime(last); err != nil {
-				return err
-			}
-			read = append(read, g)
+		}
+		if len(c.rows) > 0 {
+			chunks = append(chunks, c)
+			todo <- c
 		}
 		return rows.Err()
 	}()
+	wg.Wait()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	maps := make([]mapped, len(read))
-	var wg sync.WaitGroup
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(read)/64)) // a goroutine costs less than normalising 64 groups
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(read); i += workers {
-				maps[i].original, maps[i].corrected = values(read[i].rv)
-			}
-		})
+	n := 0
+	for _, c := range chunks {
+		n += len(c.rows)
 	}
-	wg.Wait()
 	type keyed struct{ merchant, category string }
-	keys := make([]keyed, 0, len(read))
-	cache = make(map[rawValues]mapped, len(read))
-	out.Pool.Groups = make([]patternset.Group, 0, len(read))
-	for i, g := range read {
-		cache[g.rv] = maps[i]
-		if g.learn == 0 {
-			continue // held out only
+	keys := make([]keyed, 0, n)
+	cache = make(map[rawValues]mapped, n)
+	out.Pool.Groups = make([]patternset.Group, 0, n)
+	for _, c := range chunks {
+		for i, g := range c.rows {
+			m := c.maps[i]
+			cache[g.rv] = m
+			if g.learn == 0 {
+				continue // held out only
+			}
+			out.Learn += g.learn
+			out.Pool.Groups = append(out.Pool.Groups, patternset.Group{Original: m.original, Corrected: m.corrected,
+				Count: g.learn, First: g.first, Last: g.last})
+			keys = append(keys, keyed{rawKey(g.rv.Merchant, g.rv.OrigMerchant, g.rv.MerchantFixed), rawKey(g.rv.Category, g.rv.OrigCategory, g.rv.CategoryFixed)})
 		}
-		out.Learn += g.learn
-		out.Pool.Groups = append(out.Pool.Groups, patternset.Group{Original: maps[i].original, Corrected: maps[i].corrected,
-			Count: g.learn, First: g.first, Last: g.last})
-		keys = append(keys, keyed{rawKey(g.rv.Merchant, g.rv.OrigMerchant, g.rv.MerchantFixed), rawKey(g.rv.Category, g.rv.OrigCategory, g.rv.CategoryFixed)})
 	}
 	// Count each value over all its groups, then give every raw key its
 	// value's count.
@@ -453,6 +469,29 @@ func (s *patternStore) readGroups(tx *gorm.DB, q learnSQL, f learningFilter, val
 		}
 	}
 	return merchants, categories, cache, nil
+}
+
+// groupChunk is a run of groups as read, and their values once
+// normalised; a chunk is handed to a normaliser when full and not touched
+// by the reader again.
+type groupChunk struct {
+	rows []groupRow
+	maps []mapped
+}
+
+type groupRow struct {
+	rv          rawValues
+	learn       int
+	first, last time.Time
+}
+
+// scannedTime scans a timestamp into *t: time.Time from PostgreSQL, text
+// from SQLite's aggregates (see scanTime).
+type scannedTime struct{ t *time.Time }
+
+func (st scannedTime) Scan(v any) (err error) {
+	*st.t, err = scanTime(v)
+	return err
 }
 
 // readSamples streams the sampled rows into out.

@@ -203,6 +203,7 @@ func TestReadLearningPoolSamplesByRule(t *testing.T) {
 	}
 	smp := patternset.Sampling{PerValue: 5, Pool: 100}
 	env.svc.patterns.sampling, env.svc.patterns.holdoutSample = smp, 50
+	env.svc.patterns.groupChunk = 7 // groups are normalised in many chunks, the last one short
 	f := learningFilter{From: fixedNow().Add(-90 * 24 * time.Hour), To: fixedNow(), MinQuality: 0.5, HoldoutPct: 20, MinFrequency: 3}
 	pool, err := env.svc.patterns.readLearningPool(ctx, f, env.svc.learningValues)
 	if err != nil {

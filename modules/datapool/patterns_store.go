@@ -68,6 +68,9 @@ type patternStore struct {
 	// defaultSampling and defaultHoldoutSample (tests make them small).
 	sampling      patternset.Sampling
 	holdoutSample int
+	// groupChunk: groups read per chunk handed to normalisers; zero means
+	// defaultGroupChunk (tests make it small).
+	groupChunk int
 }
 
 func (s *patternStore) version(ctx context.Context, name string) (patternVersionRow, error) {
