@@ -258,6 +258,13 @@ func checkSchema(t *testing.T, d *db.DB) {
 		if err != nil || !strings.Contains(def, "USING gin") {
 			t.Errorf("fields_corrected index = %q, %v; want a GIN index", def, err)
 		}
+		// Migration 0006; this machine's server is built with lz4.
+		var method string
+		err = d.Gorm.Raw(`SELECT attcompression FROM pg_attribute
+		                   WHERE attrelid = 'pattern_cache_versions'::regclass AND attname = 'pattern_data'`).Scan(&method).Error
+		if err != nil || method != "l" {
+			t.Errorf("pattern_data compression = %q, %v; want lz4 (l)", method, err)
+		}
 	}
 }
 
