@@ -305,8 +305,13 @@ func (s *patternStore) readLearningPool(ctx context.Context, f learningFilter, v
 			// and needs a few MB per 100,000 groups. Both scans are worth
 			// the parallel workers the default costs deny them (the count
 			// takes 0.6 s instead of 0.9 s at 1,000,000 rows on two cores).
+			// One worker beside the leader: a refresh is background work and
+			// leaves the server's other cores to ingest; where the database
+			// shares two cores with the service, a second worker only makes
+			// three processes take turns (both scans are ~10 % faster with
+			// one).
 			for _, set := range []string{"SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL enable_sort = off",
-				"SET LOCAL parallel_setup_cost = 100", "SET LOCAL parallel_tuple_cost = 0.001"} {
+				"SET LOCAL parallel_setup_cost = 100", "SET LOCAL parallel_tuple_cost = 0.001", "SET LOCAL max_parallel_workers_per_gather = 1"} {
 				if err := tx.Exec(set).Error; err != nil {
 					return err
 				}
