@@ -58,6 +58,18 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 	total := pool.Learn + pool.Held
 	res = RefreshResult{Corrections: total}
 
+	// Validation starts at once, beside hashing, encoding and storing the
+	// set (all only read it): compiling and scoring is the longest of
+	// them. A refresh that learns nothing new throws its verdict away.
+	var (
+		vwg    sync.WaitGroup
+		val    *Validation
+		cm     *patternset.Matcher
+		valErr error
+	)
+	vwg.Go(func() { val, cm, valErr = s.validate(ctx, set, pool.Holdout) })
+	defer vwg.Wait()
+
 	latest, err := s.patterns.latest(ctx)
 	if err != nil {
 		return res, err
@@ -101,13 +113,6 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 	// The version is stored while it is validated, and the verdict added
 	// after: the database parsing megabytes of JSON and the matchers
 	// scoring the held-out slice take about as long, on different cores.
-	var (
-		wg     sync.WaitGroup
-		val    *Validation
-		cm     *patternset.Matcher
-		valErr error
-	)
-	wg.Go(func() { val, cm, valErr = s.validate(ctx, set, pool.Holdout) })
 	pending := notes + "; validating"
 	row.Notes = &pending
 	storeErr := s.patterns.insertVersion(ctx, &row, func(name string) error {
@@ -123,7 +128,7 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 		row.PatternData = string(withRawField(head, "patterns", patternsJSON))
 		return nil
 	})
-	wg.Wait()
+	vwg.Wait()
 	validated := time.Since(t0) - read - learned
 	defer func() {
 		s.log.Debug("pattern refresh timings", "read", read, "count", pool.groupsTook, "learn", learned, "validate_and_store", validated,
