@@ -724,9 +724,11 @@ func (l *learner) learnText(pool []Group, total int, smp Sampling, add func(Patt
 	var keys []uint32
 	if smp != (Sampling{}) {
 		keys = make([]uint32, len(l.ex))
-		for i, e := range l.ex {
-			keys[i] = SampleKey(e.ID)
-		}
+		inSlices(len(l.ex), l.o.Workers, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				keys[i] = SampleKey(l.ex[i].ID)
+			}
+		})
 	}
 	key := func(i int) uint64 {
 		if keys == nil {
@@ -744,52 +746,16 @@ func (l *learner) learnText(pool []Group, total int, smp Sampling, add func(Patt
 	l.scale = make([]float64, nf)
 	// hasValue[i*nf+fi]: example i has a value for field fi (pass 2 asks).
 	hasValue := make([]bool, len(l.ex)*nf)
+	// Each field's values and their samples, one goroutine per field.
+	perField := make([][]*valueGroup, nf)
+	var wg sync.WaitGroup
+	for fi := range l.fields {
+		wg.Go(func() { perField[fi] = l.valueGroups(fi, pool, total, smp, key, hasValue) })
+	}
+	wg.Wait()
 	var groups []*valueGroup
-	for fi, f := range l.fields {
-		counts := make(map[string]int)
-		known := 0
-		for i := range pool {
-			if v := groupTruth(&pool[i], f); v != "" {
-				counts[v] += pool[i].Count
-				known += pool[i].Count
-			}
-		}
-		sampled := 0
-		byValue := make(map[string][]int)
-		thr := make(map[string]uint64)
-		for i, e := range l.ex {
-			v := truth(e, f)
-			if v == "" {
-				continue
-			}
-			hasValue[i*nf+fi] = true
-			if l.uniform[i] {
-				sampled++
-			}
-			n := counts[v]
-			if n < l.o.MinFrequency {
-				continue
-			}
-			t, ok := thr[v]
-			if !ok {
-				t = smp.ValueThreshold(n, total)
-				thr[v] = t
-			}
-			if key(i) < t {
-				byValue[v] = append(byValue[v], i)
-			}
-		}
-		if sampled > 0 {
-			l.scale[fi] = float64(known) / float64(sampled)
-		}
-		values := make([]string, 0, len(byValue))
-		for v := range byValue {
-			values = append(values, v)
-		}
-		slices.Sort(values)
-		for _, v := range values {
-			groups = append(groups, &valueGroup{field: fi, value: v, n: counts[v], ex: byValue[v]})
-		}
+	for _, gs := range perField {
+		groups = append(groups, gs...)
 	}
 
 	// Pass 1: candidates per group, then one index over all of them (in
@@ -893,6 +859,70 @@ func (l *learner) learnText(pool []Group, total int, smp Sampling, add func(Patt
 			add(p)
 		}
 	}
+}
+
+// valueGroups returns field fi's values with at least MinFrequency
+// examples in the pool, each with its sampled examples, in value order; it
+// sets l.scale[fi] and hasValue[i*nf+fi], so fields can run side by side.
+func (l *learner) valueGroups(fi int, pool []Group, total int, smp Sampling, key func(int) uint64, hasValue []bool) []*valueGroup {
+	f, nf := l.fields[fi], len(l.fields)
+	counts := make(map[string]int)
+	known := 0
+	for i := range pool {
+		if v := groupTruth(&pool[i], f); v != "" {
+			counts[v] += pool[i].Count
+			known += pool[i].Count
+		}
+	}
+	sampled := 0
+	byValue := make(map[string][]int)
+	thr := make(map[string]uint64)
+	for i, e := range l.ex {
+		v := truth(e, f)
+		if v == "" {
+			continue
+		}
+		hasValue[i*nf+fi] = true
+		if l.uniform[i] {
+			sampled++
+		}
+		n := counts[v]
+		if n < l.o.MinFrequency {
+			continue
+		}
+		t, ok := thr[v]
+		if !ok {
+			t = smp.ValueThreshold(n, total)
+			thr[v] = t
+		}
+		if key(i) < t {
+			byValue[v] = append(byValue[v], i)
+		}
+	}
+	if sampled > 0 {
+		l.scale[fi] = float64(known) / float64(sampled)
+	}
+	values := make([]string, 0, len(byValue))
+	for v := range byValue {
+		values = append(values, v)
+	}
+	slices.Sort(values)
+	groups := make([]*valueGroup, 0, len(values))
+	for _, v := range values {
+		groups = append(groups, &valueGroup{field: fi, value: v, n: counts[v], ex: byValue[v]})
+	}
+	return groups
+}
+
+// inSlices calls fn on up to workers slices of [0, n) side by side.
+func inSlices(n, workers int, fn func(lo, hi int)) {
+	parts := max(1, min(workers, n/1024))
+	per := (n + parts - 1) / parts
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() { fn(min(n, p*per), min(n, (p+1)*per)) })
+	}
+	wg.Wait()
 }
 
 // groupCandidates fills g.found: the phrases in at least minSupport of the
