@@ -247,8 +247,8 @@ func TestReadLearningPoolSamplesByRule(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.OriginalInference), &orig); err != nil {
 			t.Fatal(err)
 		}
-		rv := rawValues{Merchant: r.CorrectedMerchant, Category: r.CorrectedCategory,
-			OrigMerchant: sql.NullString{String: string(orig.Merchant), Valid: true}, OrigCategory: sql.NullString{String: string(orig.Category), Valid: true}}
+		rv := rawValues{Merchant: nullText(r.CorrectedMerchant), Category: nullText(r.CorrectedCategory),
+			OrigMerchant: nullText{String: string(orig.Merchant), Valid: true}, OrigCategory: nullText{String: string(orig.Category), Valid: true}}
 		rv.MerchantFixed = r.CorrectedMerchant.String == "" && slices.Contains(r.FieldsCorrected.Items, "merchant")
 		rv.CategoryFixed = r.CorrectedCategory.String == "" && slices.Contains(r.FieldsCorrected.Items, "category")
 		_, corrected := env.svc.learningValues(rv)
@@ -316,4 +316,18 @@ func countMissing(want, got map[string]bool) (n int) {
 		}
 	}
 	return n
+}
+
+func TestNumbered(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"a = ? AND b < ?", "a = $1 AND b < $2"},
+		{"?,?,?,?,?,?,?,?,?,?,?", "$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11"},
+		{"é = ?", "é = $1"},
+	}
+	for _, tt := range tests {
+		if got := numbered(tt.in); got != tt.want {
+			t.Errorf("numbered(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }
