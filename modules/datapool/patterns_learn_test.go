@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"maps"
 	"math"
 	"slices"
@@ -329,5 +330,36 @@ func TestNumbered(t *testing.T) {
 		if got := numbered(tt.in); got != tt.want {
 			t.Errorf("numbered(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// A refresh whose context ends while it reads the pool returns the
+// context's error, stores nothing, and leaves no broken connection behind:
+// the refreshes after it succeed (PostgreSQL reads through pgx, outside
+// database/sql's own handling of a cancelled query).
+func TestReadLearningPoolCancelled(t *testing.T) {
+	env := newTestEnv(t, withClock(fixedNow))
+	env.svc.patterns.sampling, env.svc.patterns.holdoutSample = patternset.Sampling{PerValue: 5, Pool: 100}, 50
+	env.svc.patterns.groupChunk = 7
+	seedBench(t, env, 2000, 20)
+	f := learningFilter{From: fixedNow().Add(-90 * 24 * time.Hour), To: fixedNow(), MinQuality: 0.5, HoldoutPct: 10, MinFrequency: 3}
+	// Cancelled while the groups are normalised: the rest of the groups
+	// or the sampling query meets the cancelled context.
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := env.svc.patterns.readLearningPool(ctx, f, func(rv rawValues) (map[string]string, map[string]string) {
+		cancel()
+		return env.svc.learningValues(rv)
+	})
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("read with a cancelled context = %v, want context.Canceled", err)
+	}
+	for i := range 3 {
+		if _, err := env.svc.patterns.readLearningPool(context.Background(), f, env.svc.learningValues); err != nil {
+			t.Fatalf("read %d after the cancelled ones: %v", i, err)
+		}
+	}
+	if set := refreshedSet(t, env); set.Count() == 0 {
+		t.Fatal("the refresh after the cancelled reads learned nothing")
 	}
 }
