@@ -74,10 +74,20 @@ type patternStore struct {
 }
 
 func (s *patternStore) version(ctx context.Context, name string) (patternVersionRow, error) {
+	return s.versionWhere(ctx, strconv.Quote(name), "version_name = ?", name)
+}
+
+func (s *patternStore) versionByID(ctx context.Context, id int) (patternVersionRow, error) {
+	return s.versionWhere(ctx, strconv.Itoa(id), "version_id = ?", id)
+}
+
+// versionWhere loads the version the condition selects; called names it
+// in the NotFound error.
+func (s *patternStore) versionWhere(ctx context.Context, called, cond string, arg any) (patternVersionRow, error) {
 	var row patternVersionRow
-	err := s.db.WithContext(ctx).Where("version_name = ?", name).Take(&row).Error
+	err := s.db.WithContext(ctx).Where(cond, arg).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return row, apierr.New(apierr.NotFound, "no pattern set version %q", name)
+		return row, apierr.New(apierr.NotFound, "no pattern set version %s", called)
 	}
 	return row, dbError(err, "loading pattern set version")
 }
@@ -92,15 +102,6 @@ func (s *patternStore) activeID(ctx context.Context) (int, string, error) {
 		return 0, "", dbError(err, "looking up the active pattern set")
 	}
 	return rows[0].VersionID, rows[0].VersionName, nil
-}
-
-func (s *patternStore) versionByID(ctx context.Context, id int) (patternVersionRow, error) {
-	var row patternVersionRow
-	err := s.db.WithContext(ctx).Where("version_id = ?", id).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return row, apierr.New(apierr.NotFound, "no pattern set version %d", id)
-	}
-	return row, dbError(err, "loading pattern set version")
 }
 
 func (s *patternStore) latest(ctx context.Context) (*patternVersionRow, error) {

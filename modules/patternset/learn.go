@@ -495,16 +495,9 @@ func newLearner(o Options, ex []*Example, fields []string) *learner {
 	// vocabulary, then merge the vocabularies in slice order. Token IDs
 	// then depend on the number of slices, which nothing learned depends on
 	// (ties are settled by the phrases' text).
-	const minSlice = 2048
-	parts := max(1, min(o.Workers, len(ex)/minSlice))
+	parts := sliceCount(len(ex), o.Workers, 2048)
 	chunks := make([]tokenChunk, parts)
-	per := (len(ex) + parts - 1) / parts
-	var wg sync.WaitGroup
-	for c := range chunks {
-		lo, hi := min(len(ex), c*per), min(len(ex), (c+1)*per)
-		wg.Go(func() { chunks[c] = tokenize(ex[lo:hi], o.MaxTokens) })
-	}
-	wg.Wait()
+	inSlices(len(ex), parts, func(c, lo, hi int) { chunks[c] = tokenize(ex[lo:hi], o.MaxTokens) })
 	total := 0
 	for _, c := range chunks {
 		total += len(c.toks)
@@ -724,7 +717,7 @@ func (l *learner) learnText(pool []Group, total int, smp Sampling, add func(Patt
 	var keys []uint32
 	if smp != (Sampling{}) {
 		keys = make([]uint32, len(l.ex))
-		inSlices(len(l.ex), l.o.Workers, func(lo, hi int) {
+		inSlices(len(l.ex), sliceCount(len(l.ex), l.o.Workers, 1024), func(_, lo, hi int) {
 			for i := lo; i < hi; i++ {
 				keys[i] = SampleKey(l.ex[i].ID)
 			}
@@ -914,13 +907,20 @@ func (l *learner) valueGroups(fi int, pool []Group, total int, smp Sampling, key
 	return groups
 }
 
-// inSlices calls fn on up to workers slices of [0, n) side by side.
-func inSlices(n, workers int, fn func(lo, hi int)) {
-	parts := max(1, min(workers, n/1024))
+// sliceCount is how many slices of [0, n) to work on side by side: at
+// most workers, each of at least minSlice items (a goroutine costs less
+// than that many), and at least one.
+func sliceCount(n, workers, minSlice int) int {
+	return max(1, min(workers, n/minSlice))
+}
+
+// inSlices calls fn(part, lo, hi) on parts equal slices of [0, n), side by
+// side.
+func inSlices(n, parts int, fn func(part, lo, hi int)) {
 	per := (n + parts - 1) / parts
 	var wg sync.WaitGroup
 	for p := range parts {
-		wg.Go(func() { fn(min(n, p*per), min(n, (p+1)*per)) })
+		wg.Go(func() { fn(p, min(n, p*per), min(n, (p+1)*per)) })
 	}
 	wg.Wait()
 }
