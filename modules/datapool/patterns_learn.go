@@ -103,6 +103,8 @@ type learnSQL struct {
 	// either way, and a WITH would keep its scan from running in parallel.
 	withThresholds bool
 	quality        string
+	// groupBy is how groupsSQL groups (see there).
+	groupBy string
 }
 
 // Digits of the keys: four hex digits hold out, eight sample.
@@ -120,6 +122,7 @@ func (s *patternStore) learnSQL() learnSQL {
 			sampleKey:  "substring(uuid_send(id) from 11 for 4)",
 			thresholds: "(SELECT key AS k, decode(value, 'hex') AS t FROM jsonb_each_text(CAST(CAST(? AS text) AS jsonb)))",
 			quality:    "data_quality_score >= ?",
+			groupBy:    "GROUPING SETS ((" + groupColumns + "), ()) HAVING GROUPING(corrected_merchant) = 0",
 		}
 	}
 	return learnSQL{
@@ -129,6 +132,7 @@ func (s *patternStore) learnSQL() learnSQL {
 		thresholds:     "(SELECT key AS k, value AS t FROM json_each(?))",
 		withThresholds: true,
 		quality:        "CAST(data_quality_score AS REAL) >= ?",
+		groupBy:        groupColumns,
 	}
 }
 
@@ -167,19 +171,30 @@ func (q learnSQL) rowsArgs(f learningFilter) []any {
 	return []any{q.bound(patternset.HoldoutBound(f.HoldoutPct), holdoutDigits), false, f.From, f.To, f.MinQuality}
 }
 
-// groupsSQL counts the filtered corrections by everything learning reads
-// but the text, each side of the held-out slice. The side is not a key:
-// with only columns to group by, which migration 0005's statistics
-// describe, PostgreSQL sees how few the groups are and its parallel
-// workers aggregate (1.2× faster at 1,000,000 rows than one process).
-// Every aggregate that names held computes it again for each row, so the
-// learned side is the total less the held-out one (4 % less CPU).
+// groupColumns are what groupsSQL groups by: everything learning reads
+// but the text.
+const groupColumns = "corrected_merchant, corrected_category, om, oc, mf, cf"
+
+// groupsSQL counts the filtered corrections by groupColumns, each side of
+// the held-out slice. The side is not a key: with only columns to group
+// by, which migration 0005's statistics describe, PostgreSQL sees how few
+// the groups are and hashes them. Every aggregate that names held
+// computes it again for each row, so the learned side is the total less
+// the held-out one (4 % less CPU).
+//
+// PostgreSQL spells the grouping as a set beside the empty one (whose
+// grand total HAVING drops): grouping sets are never aggregated in
+// parallel parts, so its one worker filters the rows and the leader hashes
+// them all once. With a tenth as many groups as rows, the parallel parts
+// would each hash nearly every group and then merge them: at 1,000,000
+// corrections that is 0.42 s and 0.84 CPU-seconds against 0.35 s and 0.58
+// (docs/BENCHMARKS.md).
 func (q learnSQL) groupsSQL() string {
-	return `SELECT corrected_merchant, corrected_category, om, oc, mf, cf,
+	return `SELECT ` + groupColumns + `,
 		COUNT(*) AS total, COUNT(*) FILTER (WHERE held) AS held,
 		MIN(created_at) FILTER (WHERE NOT held) AS first_at, MAX(created_at) FILTER (WHERE NOT held) AS last_at
 	FROM (` + q.rowsSQL("") + `) r
-	GROUP BY corrected_merchant, corrected_category, om, oc, mf, cf`
+	GROUP BY ` + q.groupBy
 }
 
 // A value is keyed by the column it comes from (see rawKey): the stored
