@@ -3,8 +3,10 @@ package datapool
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -301,16 +303,21 @@ func (s *patternStore) readLearningPool(ctx context.Context, f learningFilter, v
 	smp, holdoutSample := s.samplingOrDefault()
 	q := s.learnSQL()
 	// Every sampled row has the values of a group: the groups' maps are
-	// kept by raw values and shared (learning only reads them) instead of
-	// built again for each sampled row.
-	var cache map[rawValues]mapped
-	sampleValues := func(rv rawValues) (map[string]string, map[string]string) {
-		m, ok := cache[rv]
+	// kept by the key of their raw values (rawValues.appendKey) and shared
+	// (learning only reads them) instead of built again for each sampled
+	// row.
+	var cache map[string]mapped
+	sampleValues := func(key []byte) (mapped, error) {
+		m, ok := cache[string(key)]
 		if !ok {
+			rv, err := rawValuesOfKey(key)
+			if err != nil {
+				return m, err
+			}
 			m.original, m.corrected = values(rv)
-			cache[rv] = m
+			cache[string(key)] = m
 		}
-		return m.original, m.corrected
+		return m, nil
 	}
 	out := &learningPool{Pool: patternset.Pool{Sampling: smp}}
 	read := func(query queryFunc) error {
@@ -353,10 +360,24 @@ func (s *patternStore) readLearningPool(ctx context.Context, f learningFilter, v
 		var th sampleThresholds
 		th.merchantCorrected, th.merchantOriginal = thresholds(merchantKeys)
 		th.categoryCorrected, th.categoryOriginal = thresholds(categoryKeys)
-		args, err := q.samplesArgs(f, th, patternset.Threshold(holdoutSample, out.Held), poolThr)
+		holdoutThr := patternset.Threshold(holdoutSample, out.Held)
+		args, err := q.samplesArgs(f, th, holdoutThr, poolThr)
 		if err != nil {
 			return err
 		}
+		// About as many rows as the thresholds select (the samples
+		// overlap, so this is a bound): read without growing the slices
+		// again and again.
+		want := expectedRows(out.Learn, poolThr)
+		for _, keys := range []map[string]int{merchantKeys, categoryKeys} {
+			for _, n := range keys {
+				if n >= f.MinFrequency {
+					want += expectedRows(n, smp.ValueThreshold(n, out.Learn))
+				}
+			}
+		}
+		out.Pool.Texts = make([]patternset.Example, 0, min(want, out.Learn))
+		out.Holdout = make([]patternset.Example, 0, min(expectedRows(out.Held, holdoutThr), out.Held))
 		err = query(q.samplesSQL(th), args, func(rows learningRows) error { return readSamples(rows, sampleValues, out) })
 		if err != nil {
 			return fmt.Errorf("reading sampled corrections: %w", err)
@@ -480,7 +501,7 @@ type mapped struct{ original, corrected map[string]string }
 // of each merchant and category, the number of learned corrections of the
 // value it stands for (one: the key says which column it comes from), and
 // the values of every group by its raw values.
-func (s *patternStore) readGroups(rows learningRows, values valuesFunc, out *learningPool) (merchants, categories map[string]int, cache map[rawValues]mapped, err error) {
+func (s *patternStore) readGroups(rows learningRows, values valuesFunc, out *learningPool) (merchants, categories map[string]int, cache map[string]mapped, err error) {
 	// The database sends the groups when it has counted them all, and
 	// reading them is serial: their values are normalised (about as costly)
 	// on other goroutines while later ones are read, a chunk at a time.
@@ -538,12 +559,14 @@ func (s *patternStore) readGroups(rows learningRows, values valuesFunc, out *lea
 	}
 	type keyed struct{ merchant, category string }
 	keys := make([]keyed, 0, n)
-	cache = make(map[rawValues]mapped, n)
+	cache = make(map[string]mapped, n)
 	out.Pool.Groups = make([]patternset.Group, 0, n)
+	var key []byte
 	for _, c := range chunks {
 		for i, g := range c.rows {
 			m := c.maps[i]
-			cache[g.rv] = m
+			key = g.rv.appendKey(key[:0])
+			cache[string(key)] = m
 			if g.learn == 0 {
 				continue // held out only
 			}
@@ -622,25 +645,123 @@ func (st scannedTime) ScanTimestamptz(v pgtype.Timestamptz) error {
 	return nil
 }
 
-// readSamples reads the sampled rows into out.
-func readSamples(rows learningRows, values valuesFunc, out *learningPool) error {
+// readSamples reads the sampled rows into out; values gives the values of
+// a row by the key of its raw values.
+func readSamples(rows learningRows, values func(key []byte) (mapped, error), out *learningPool) error {
+	var key []byte
 	for rows.Next() {
 		var (
-			rv       rawValues
-			id, text string
-			held     bool
-			t        time.Time
+			id, text     string
+			mf, cf, held bool
+			t            time.Time
 		)
-		if err := rows.Scan(&id, &text, &rv.Merchant, &rv.Category, &rv.OrigMerchant, &rv.OrigCategory, &rv.MerchantFixed, &rv.CategoryFixed, &held, scannedTime{&t}); err != nil {
+		key = key[:0]
+		k := keyText{&key}
+		if err := rows.Scan(&id, &text, k, k, k, k, &mf, &cf, &held, scannedTime{&t}); err != nil {
 			return err
 		}
-		orig, corrected := values(rv)
-		e := patternset.Example{ID: id, Text: text, Original: orig, Corrected: corrected, Quality: 1, At: t}
+		m, err := values(appendKeyFlags(key, mf, cf))
+		if err != nil {
+			return err
+		}
+		e := patternset.Example{ID: id, Text: text, Original: m.original, Corrected: m.corrected, Quality: 1, At: t}
 		if held {
 			out.Holdout = append(out.Holdout, e)
 		} else {
 			out.Pool.Texts = append(out.Pool.Texts, e)
 		}
+	}
+	return nil
+}
+
+// expectedRows is how many of n rows a sampling threshold t selects, on
+// average.
+func expectedRows(n int, t uint64) int {
+	return int(float64(n) * float64(t) / (1 << (4 * sampleDigits)))
+}
+
+// appendKey appends the key the groups' values are kept by: each text as
+// a byte saying whether it is NULL, then its length and bytes; then the
+// two flags. readSamples builds the same key while it scans a row,
+// from the driver's bytes, instead of copying four strings out of each
+// row and hashing them as a struct (a third of reading the samples).
+func (rv rawValues) appendKey(b []byte) []byte {
+	for _, t := range [...]nullText{rv.Merchant, rv.Category, rv.OrigMerchant, rv.OrigCategory} {
+		b = appendKeyText(b, t.Valid, t.String)
+	}
+	return appendKeyFlags(b, rv.MerchantFixed, rv.CategoryFixed)
+}
+
+func appendKeyText[T string | []byte](b []byte, valid bool, s T) []byte {
+	if !valid {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendKeyFlags(b []byte, merchantFixed, categoryFixed bool) []byte {
+	flag := func(v bool) byte {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	return append(b, flag(merchantFixed), flag(categoryFixed))
+}
+
+// rawValuesOfKey reads the raw values back from their key.
+func rawValuesOfKey(key []byte) (rawValues, error) {
+	var (
+		rv    rawValues
+		texts = [...]*nullText{&rv.Merchant, &rv.Category, &rv.OrigMerchant, &rv.OrigCategory}
+	)
+	for _, t := range texts {
+		if len(key) == 0 {
+			return rv, errors.New("values key: too short")
+		}
+		valid := key[0] == 1
+		key = key[1:]
+		if !valid {
+			continue
+		}
+		n, size := binary.Uvarint(key)
+		if size <= 0 || uint64(len(key)-size) < n {
+			return rv, errors.New("values key: bad length")
+		}
+		*t = nullText{String: string(key[size : size+int(n)]), Valid: true}
+		key = key[size+int(n):]
+	}
+	if len(key) != 2 {
+		return rv, errors.New("values key: bad flags")
+	}
+	rv.MerchantFixed, rv.CategoryFixed = key[0] == 1, key[1] == 1
+	return rv, nil
+}
+
+// keyText scans a text column onto a values key (appendKeyText): from
+// pgx, the driver's bytes as they are, without a string made of them;
+// from database/sql, whatever it gives.
+type keyText struct{ key *[]byte }
+
+// ScanBytes is pgx's way in (pgtype.BytesScanner): v is nil for NULL and
+// only valid until the next row.
+func (k keyText) ScanBytes(v []byte) error {
+	*k.key = appendKeyText(*k.key, v != nil, v)
+	return nil
+}
+
+func (k keyText) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*k.key = appendKeyText(*k.key, false, "")
+	case string:
+		*k.key = appendKeyText(*k.key, true, x)
+	case []byte:
+		*k.key = appendKeyText(*k.key, true, x)
+	default:
+		return fmt.Errorf("text: cannot scan %T", v)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package datapool
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -362,4 +364,83 @@ func TestReadLearningPoolCancelled(t *testing.T) {
 	if set := refreshedSet(t, env); set.Count() == 0 {
 		t.Fatal("the refresh after the cancelled reads learned nothing")
 	}
+}
+
+// TestValuesKey: the key the groups' values are kept by tells apart what
+// learning tells apart (NULL from empty, where one text ends), reads back
+// to the same values, and is what readSamples builds while scanning, from
+// either driver.
+func TestValuesKey(t *testing.T) {
+	text := func(s string) nullText { return nullText{String: s, Valid: true} }
+	long := strings.Repeat("Zuzi Pharmacy ", 20) // a length over one varint byte
+	cases := []rawValues{
+		{},
+		{Merchant: text(""), Category: text("")},
+		{Merchant: text("Uber"), Category: text("travel"), OrigMerchant: text("UBER BV"), OrigCategory: text("transport")},
+		{Merchant: text("Ub"), Category: text("ertravel")},
+		{Merchant: text("Uber"), Category: text("travel")},
+		{Merchant: text("a\x00b"), OrigMerchant: text(long), MerchantFixed: true},
+		{OrigCategory: text("food"), CategoryFixed: true},
+		{OrigCategory: text("food"), MerchantFixed: true},
+	}
+	seen := map[string]int{}
+	for i, rv := range cases {
+		key := rv.appendKey(nil)
+		if j, dup := seen[string(key)]; dup {
+			t.Errorf("cases %d and %d have the same key %q", j, i, key)
+		}
+		seen[string(key)] = i
+		back, err := rawValuesOfKey(key)
+		if err != nil || back != rv {
+			t.Errorf("case %d: read back %+v, %v; want %+v", i, back, err, rv)
+		}
+		// What readSamples builds, through pgx's bytes and database/sql's
+		// strings and byte slices.
+		var viaBytes, viaString, viaSlice []byte
+		for _, nt := range [...]nullText{rv.Merchant, rv.Category, rv.OrigMerchant, rv.OrigCategory} {
+			var b []byte
+			var s, sl any
+			if nt.Valid {
+				b, s, sl = []byte(nt.String), nt.String, []byte(nt.String)
+			}
+			if err := (keyText{&viaBytes}).ScanBytes(b); err != nil {
+				t.Fatal(err)
+			}
+			if err := (keyText{&viaString}).Scan(s); err != nil {
+				t.Fatal(err)
+			}
+			if err := (keyText{&viaSlice}).Scan(sl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, got := range map[string][]byte{"pgx": viaBytes, "string": viaString, "[]byte": viaSlice} {
+			if got = appendKeyFlags(got, rv.MerchantFixed, rv.CategoryFixed); !bytes.Equal(got, key) {
+				t.Errorf("case %d: scanned via %s gives %q, want %q", i, name, got, key)
+			}
+		}
+	}
+	if err := (keyText{new([]byte)}).Scan(42); err == nil {
+		t.Error("scanning a number as text: no error")
+	}
+	for _, bad := range []string{"", "\x01", "\x01\x05ab", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00"} {
+		if _, err := rawValuesOfKey([]byte(bad)); err == nil {
+			t.Errorf("rawValuesOfKey(%q): no error", bad)
+		}
+	}
+}
+
+// FuzzValuesKey: any bytes read as a key give an error or values whose
+// own key reads back to them; never a panic.
+func FuzzValuesKey(f *testing.F) {
+	f.Add([]byte("\x01\x04Uber\x00\x01\x00\x00\x00\x01"))
+	f.Add([]byte("\x01\xff\x01"))
+	f.Fuzz(func(t *testing.T, key []byte) {
+		rv, err := rawValuesOfKey(key)
+		if err != nil {
+			return
+		}
+		if back, err := rawValuesOfKey(rv.appendKey(nil)); err != nil || back != rv {
+			t.Fatalf("key %q reads as %+v, whose key reads as %+v, %v", key, rv, back, err)
+		}
+	})
 }
