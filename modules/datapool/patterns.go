@@ -53,7 +53,15 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 		Now:          now,
 	}
 	read := time.Since(t0)
+	// The latest version, to compare with, is read while learning.
+	var (
+		lwg       sync.WaitGroup
+		latest    *patternVersionRow
+		latestErr error
+	)
+	lwg.Go(func() { latest, latestErr = s.patterns.latest(ctx) })
 	set := patternset.LearnPool(pool.Pool, opts)
+	lwg.Wait()
 	learned := time.Since(t0) - read
 	total := pool.Learn + pool.Held
 	res = RefreshResult{Corrections: total}
@@ -70,9 +78,8 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 	vwg.Go(func() { val, cm, valErr = s.validate(ctx, set, pool.Holdout) })
 	defer vwg.Wait()
 
-	latest, err := s.patterns.latest(ctx)
-	if err != nil {
-		return res, err
+	if latestErr != nil {
+		return res, latestErr
 	}
 	hash := set.Hash()
 	switch {
