@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,7 +82,16 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 	if latestErr != nil {
 		return res, latestErr
 	}
-	hash := set.Hash()
+	// The patterns are encoded once, for the stored version and for the
+	// served body, while they are hashed: when nothing is new the encoding
+	// is thrown away, but a refresh that learned something stores sooner.
+	var (
+		hwg  sync.WaitGroup
+		hash string
+	)
+	hwg.Go(func() { hash = set.Hash() })
+	patternsJSON, encodeErr := patternset.EncodePatterns(set.Patterns, runtime.GOMAXPROCS(0))
+	hwg.Wait()
 	switch {
 	case latest != nil && latest.ContentHash != nil && *latest.ContentHash == hash:
 		res.Version = latest.VersionName
@@ -100,11 +110,8 @@ func (s *Service) RefreshPatterns(ctx context.Context, actor string) (res Refres
 		return res, nil
 	}
 
-	// The patterns are encoded once, for the stored version and for the
-	// served body.
-	patternsJSON, err := json.Marshal(set.Patterns)
-	if err != nil {
-		return res, fmt.Errorf("encoding pattern set: %w", err)
+	if encodeErr != nil {
+		return res, fmt.Errorf("encoding pattern set: %w", encodeErr)
 	}
 	notes := fmt.Sprintf("learned from %d of %d corrections (%d held out, %d of those validated on; %d OCR texts read) in %s",
 		pool.Learn, total, pool.Held, len(pool.Holdout), len(pool.Pool.Texts), windowText(s.cfg.PatternWindow))
