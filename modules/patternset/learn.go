@@ -1142,11 +1142,14 @@ func (l *learner) selectPhrases(sc *scratch, g *valueGroup, cands []gram, df []i
 // value, how often with each value, the most common raw spelling of key and
 // the last time each pair was seen.
 type pairCounts struct {
+	// raw counts the pairs as added, by raw spelling: groups repeat the
+	// same (raw, value) pairs many times over (by the other fields they
+	// differ in), and each distinct one is then keyed, counted and spelled
+	// once (fold) rather than once per group.
+	raw      map[[2]string]pairStat
 	total    map[string]int
 	pairs    map[[2]string]pairStat
 	spelling map[string]map[string]int
-	// keys memoises valueKey: groups repeat the same raw values.
-	keys map[string]string
 }
 
 type pairStat struct {
@@ -1154,38 +1157,59 @@ type pairStat struct {
 	last time.Time
 }
 
-func newPairCounts() *pairCounts {
-	return &pairCounts{
-		total:    make(map[string]int),
-		pairs:    make(map[[2]string]pairStat),
-		spelling: make(map[string]map[string]int),
-		keys:     make(map[string]string),
-	}
-}
-
-func (pc *pairCounts) add(raw, value string, at time.Time, n int) {
-	key, ok := pc.keys[raw]
-	if !ok {
-		key = valueKey(raw)
-		pc.keys[raw] = key
-	}
-	if key == "" || value == "" {
-		return
-	}
-	pc.total[key] += n
-	k := [2]string{key, value}
-	st := pc.pairs[k]
+func (st *pairStat) merge(n int, at time.Time) {
 	st.n += n
 	if at.After(st.last) {
 		st.last = at
 	}
-	pc.pairs[k] = st
-	sp := pc.spelling[key]
-	if sp == nil {
-		sp = make(map[string]int)
-		pc.spelling[key] = sp
+}
+
+func newPairCounts() *pairCounts {
+	return &pairCounts{raw: make(map[[2]string]pairStat)}
+}
+
+func (pc *pairCounts) add(raw, value string, at time.Time, n int) {
+	if value == "" {
+		return
 	}
-	sp[strings.TrimSpace(raw)] += n
+	k := [2]string{raw, value}
+	st := pc.raw[k]
+	st.merge(n, at)
+	pc.raw[k] = st
+}
+
+// fold turns the raw pairs into the counts by value key. Every count is a
+// sum and every time a maximum, so the order pairs come in is irrelevant.
+func (pc *pairCounts) fold() {
+	if pc.total != nil {
+		return
+	}
+	pc.total = make(map[string]int)
+	pc.pairs = make(map[[2]string]pairStat)
+	pc.spelling = make(map[string]map[string]int)
+	keys := make(map[string]string) // valueKey of each raw spelling
+	for k, st := range pc.raw {
+		raw, value := k[0], k[1]
+		key, ok := keys[raw]
+		if !ok {
+			key = valueKey(raw)
+			keys[raw] = key
+		}
+		if key == "" {
+			continue
+		}
+		pc.total[key] += st.n
+		pk := [2]string{key, value}
+		pst := pc.pairs[pk]
+		pst.merge(st.n, st.last)
+		pc.pairs[pk] = pst
+		sp := pc.spelling[key]
+		if sp == nil {
+			sp = make(map[string]int)
+			pc.spelling[key] = sp
+		}
+		sp[strings.TrimSpace(raw)] += st.n
+	}
 }
 
 // spellingOf returns the most common raw spelling of key (ties: the
@@ -1210,6 +1234,7 @@ type pairPattern struct {
 // skipping pairs where keep says no, best first per value, at most perValue
 // per value.
 func (pc *pairCounts) patterns(o Options, perValue int, keep func(key, value string) bool) []pairPattern {
+	pc.fold()
 	var out []pairPattern
 	for k, st := range pc.pairs {
 		tp := st.n
