@@ -78,9 +78,11 @@ func Compile(s *Set) (*Matcher, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	n := s.Count()
 	m := &Matcher{
 		version:  s.Version,
-		byID:     make(map[string]int32),
+		patterns: make([]Pattern, 0, n),
+		byID:     make(map[string]int32, n),
 		vocab:    make(map[string]uint32),
 		next:     make(map[uint64]int32),
 		aliases:  make(map[string]map[string][]int32),
@@ -173,7 +175,7 @@ func Compile(s *Set) (*Matcher, error) {
 
 	// Failure and dictionary links, breadth first. The token that leads to
 	// a state is recovered from the parent's edge, so keep it on the queue.
-	n := len(nodes)
+	n = len(nodes)
 	m.fail = make([]int32, n)
 	m.dict = make([]int32, n)
 	m.dict[0] = -1
