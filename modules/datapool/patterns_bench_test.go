@@ -322,23 +322,8 @@ func seedBench(tb testing.TB, env *testEnv, n, merchants int) {
 	})
 	err = conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
-		var have bool
-		if os.Getenv("FROMRB") != "" {
-			_ = pc.QueryRow(ctx, "SELECT to_regclass('rb.corrections_master') IS NOT NULL").Scan(&have)
-		}
-		if have {
-			if _, err := pc.Exec(ctx, "INSERT INTO corrections_master ("+strings.Join(cols, ",")+") SELECT "+strings.Join(cols, ",")+" FROM rb.corrections_master"); err != nil {
-				return err
-			}
-		} else {
-			if _, err := pc.CopyFrom(ctx, pgx.Identifier{"corrections_master"}, cols, src); err != nil {
-				return err
-			}
-			if os.Getenv("FROMRB") != "" {
-				if _, err := pc.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS rb; CREATE TABLE rb.corrections_master AS SELECT "+strings.Join(cols, ",")+" FROM corrections_master"); err != nil {
-					return err
-				}
-			}
+		if _, err := pc.CopyFrom(ctx, pgx.Identifier{"corrections_master"}, cols, src); err != nil {
+			return err
 		}
 		// What autovacuum does soon after such a load (and would otherwise do
 		// while the benchmark runs): statistics, and pages marked all-visible.
