@@ -516,10 +516,23 @@ func (s *patternStore) readGroups(rows learningRows, values valuesFunc, out *lea
 	)
 	for range max(1, runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
+			var key []byte
 			for c := range todo {
 				c.maps = make([]mapped, len(c.rows))
+				c.keys = make([]string, len(c.rows))
+				c.fields = make([]groupFields, len(c.rows))
 				for i := range c.rows {
-					c.maps[i].original, c.maps[i].corrected = values(c.rows[i].rv)
+					rv := &c.rows[i].rv
+					m := &c.maps[i]
+					m.original, m.corrected = values(*rv)
+					key = rv.appendKey(key[:0])
+					c.keys[i] = string(key)
+					c.fields[i] = groupFields{
+						merchantKey: rawKey(rv.Merchant, rv.OrigMerchant, rv.MerchantFixed),
+						categoryKey: rawKey(rv.Category, rv.OrigCategory, rv.CategoryFixed),
+						merchant:    strings.TrimSpace(m.corrected[patternset.FieldMerchant]),
+						category:    strings.TrimSpace(m.corrected[patternset.FieldCategory]),
+					}
 				}
 			}
 		})
@@ -557,46 +570,51 @@ func (s *patternStore) readGroups(rows learningRows, values valuesFunc, out *lea
 	for _, c := range chunks {
 		n += len(c.rows)
 	}
-	type keyed struct{ merchant, category string }
-	keys := make([]keyed, 0, n)
-	cache = make(map[string]mapped, n)
+	// What is left is serial and keeps the database waiting for the
+	// sampling query (50 ms at 64,000 groups): the cache is filled beside
+	// the counting by value.
+	var cwg sync.WaitGroup
+	cwg.Go(func() {
+		cache = make(map[string]mapped, n)
+		for _, c := range chunks {
+			for i, k := range c.keys {
+				cache[k] = c.maps[i]
+			}
+		}
+	})
+	// Count each value over all its groups, then give every raw key its
+	// value's count.
+	fields := make([]*groupFields, 0, n)
 	out.Pool.Groups = make([]patternset.Group, 0, n)
-	var key []byte
+	mv, cv := make(map[string]int), make(map[string]int)
 	for _, c := range chunks {
 		for i, g := range c.rows {
-			m := c.maps[i]
-			key = g.rv.appendKey(key[:0])
-			cache[string(key)] = m
 			if g.learn == 0 {
 				continue // held out only
 			}
+			m, f := c.maps[i], &c.fields[i]
 			out.Learn += g.learn
 			out.Pool.Groups = append(out.Pool.Groups, patternset.Group{Original: m.original, Corrected: m.corrected,
 				Count: g.learn, First: g.first, Last: g.last})
-			keys = append(keys, keyed{rawKey(g.rv.Merchant, g.rv.OrigMerchant, g.rv.MerchantFixed), rawKey(g.rv.Category, g.rv.OrigCategory, g.rv.CategoryFixed)})
-		}
-	}
-	// Count each value over all its groups, then give every raw key its
-	// value's count.
-	byValue := func(field string) map[string]int {
-		n := make(map[string]int)
-		for _, g := range out.Pool.Groups {
-			if v := strings.TrimSpace(g.Corrected[field]); v != "" {
-				n[v] += g.Count
+			fields = append(fields, f)
+			if f.merchant != "" {
+				mv[f.merchant] += g.learn
+			}
+			if f.category != "" {
+				cv[f.category] += g.learn
 			}
 		}
-		return n
 	}
-	mv, cv := byValue(patternset.FieldMerchant), byValue(patternset.FieldCategory)
 	merchants, categories = make(map[string]int), make(map[string]int)
-	for i, g := range out.Pool.Groups {
-		if v := strings.TrimSpace(g.Corrected[patternset.FieldMerchant]); v != "" && keys[i].merchant != "" {
-			merchants[keys[i].merchant] = max(merchants[keys[i].merchant], mv[v])
+	for _, f := range fields {
+		if f.merchant != "" && f.merchantKey != "" {
+			merchants[f.merchantKey] = max(merchants[f.merchantKey], mv[f.merchant])
 		}
-		if v := strings.TrimSpace(g.Corrected[patternset.FieldCategory]); v != "" && keys[i].category != "" {
-			categories[keys[i].category] = max(categories[keys[i].category], cv[v])
+		if f.category != "" && f.categoryKey != "" {
+			categories[f.categoryKey] = max(categories[f.categoryKey], cv[f.category])
 		}
 	}
+	cwg.Wait()
 	return merchants, categories, cache, nil
 }
 
@@ -605,7 +623,17 @@ func (s *patternStore) readGroups(rows learningRows, values valuesFunc, out *lea
 // by the reader again.
 type groupChunk struct {
 	rows []groupRow
-	maps []mapped
+	// Made by the normaliser, by row.
+	maps   []mapped
+	keys   []string // rawValues.appendKey
+	fields []groupFields
+}
+
+// groupFields are a group's sampling keys (rawKey) and its merchant and
+// category as learning counts them.
+type groupFields struct {
+	merchantKey, categoryKey string
+	merchant, category       string
 }
 
 type groupRow struct {
