@@ -2,6 +2,7 @@ package patternset
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -23,13 +24,7 @@ func EncodePatterns(patterns map[string][]Pattern, workers int) ([]byte, error) 
 		json   []byte
 		err    error
 	}
-	fields := slices.Sorted(func(yield func(string) bool) {
-		for f := range patterns {
-			if !yield(f) {
-				return
-			}
-		}
-	})
+	fields := slices.Sorted(maps.Keys(patterns)) // encoding/json's order
 	var parts []*part
 	for _, f := range fields {
 		n := len(patterns[f])
