@@ -1,6 +1,7 @@
 package datapool
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -8,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,14 +162,33 @@ func (q learnSQL) bound(t uint64, digits int) any {
 }
 
 // rowsSQL selects the filtered corrections with the columns both queries
-// need; its parameters are rowsArgs.
-func (q learnSQL) rowsSQL(extra string) string {
+// need, and the condition where adds; its parameters are rowsArgs, then
+// where's.
+func (q learnSQL) rowsSQL(extra, where string) string {
 	return `SELECT corrected_merchant, corrected_category, original_merchant AS om, original_category AS oc,
 		original_merchant_wrong AS mf, original_category_wrong AS cf,
 		` + q.holdoutKey + ` < ? AS held, created_at` + extra + `
 	FROM corrections_master
 	WHERE is_outlier = ? AND created_at > ? AND created_at <= ?
-		AND data_quality_score IS NOT NULL AND ` + q.quality
+		AND data_quality_score IS NOT NULL AND ` + q.quality + where
+}
+
+// inList is "expr is one of the strings of a parameter" in the dialect:
+// an array hashed once per query in PostgreSQL, a JSON array in SQLite.
+func (q learnSQL) inList(expr string) string {
+	if q.postgres {
+		return expr + " = ANY(CAST(? AS text[]))"
+	}
+	return expr + " IN (SELECT value FROM json_each(?))"
+}
+
+// listArg is a list of strings as inList's parameter.
+func (q learnSQL) listArg(values []string) (any, error) {
+	if q.postgres {
+		return values, nil
+	}
+	b, err := json.Marshal(values)
+	return string(b), err
 }
 
 func (q learnSQL) rowsArgs(f learningFilter) []any {
@@ -195,7 +217,7 @@ func (q learnSQL) groupsSQL() string {
 	return `SELECT ` + groupColumns + `,
 		COUNT(*) AS total, COUNT(*) FILTER (WHERE held) AS held,
 		MIN(created_at) FILTER (WHERE NOT held) AS first_at, MAX(created_at) FILTER (WHERE NOT held) AS last_at
-	FROM (` + q.rowsSQL("") + `) r
+	FROM (` + q.rowsSQL("", "") + `) r
 	GROUP BY ` + q.groupBy
 }
 
@@ -212,6 +234,85 @@ const (
 type sampleThresholds struct {
 	merchantCorrected, merchantOriginal map[string]string
 	categoryCorrected, categoryOriginal map[string]string
+	// prefilter, when set, lets through only the rows that may be
+	// sampled (see prefilterSamples), before the joins.
+	prefilter *samplePrefilter
+}
+
+// samplePrefilter: a row can only be sampled when its sample key is below
+// bound or one of its values is listed (by the map it is keyed in).
+type samplePrefilter struct {
+	bound                               uint64
+	merchantCorrected, merchantOriginal []string
+	categoryCorrected, categoryOriginal []string
+}
+
+// prefilterSamples chooses the pre-filter that lets through the fewest
+// rows, by the counts: every row whose sample key is below a bound, and
+// every row of a value whose threshold is above it. Joining the
+// thresholds is most of the sampling pass's cost (0.52 s against 0.33 s
+// without the joins at 1,000,000 corrections, one process), and it need
+// not be paid for rows that no threshold can select. A value's threshold
+// falls as it has more examples, so the big values, which have most of the
+// rows, sit below the bound and the small ones, with few rows, are listed.
+// rows is the number of rows in the window; floor the bound no row below
+// escapes anyway (the pool's and the held-out sample's thresholds).
+func prefilterSamples(rows int, floor uint64, keys [4]map[string]int, th [4]map[string]uint64) *samplePrefilter {
+	type value struct {
+		m    int
+		v    string
+		t    uint64
+		rows int
+	}
+	var vs []value
+	for m := range th {
+		for v, t := range th[m] {
+			if t > floor {
+				vs = append(vs, value{m, v, t, keys[m][v]})
+			}
+		}
+	}
+	// Highest threshold first; ties in a fixed order, so that the same
+	// counts give the same query.
+	slices.SortFunc(vs, func(a, b value) int {
+		if c := cmp.Compare(b.t, a.t); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.m, b.m); c != 0 {
+			return c
+		}
+		return strings.Compare(a.v, b.v)
+	})
+	keySpace := float64(uint64(1) << (4 * sampleDigits))
+	cost := func(bound uint64, listed int) float64 { return float64(rows)*float64(bound)/keySpace + float64(listed) }
+	// Listing the first i values leaves the bound at the next one's
+	// threshold (or the floor).
+	best, bestCost, listed := 0, math.Inf(1), 0
+	for i := 0; i <= len(vs); i++ {
+		bound := floor
+		if i < len(vs) {
+			bound = max(floor, vs[i].t)
+		}
+		if c := cost(bound, listed); c < bestCost {
+			best, bestCost = i, c
+		}
+		if i < len(vs) {
+			listed += vs[i].rows
+		}
+	}
+	bound := floor
+	if best < len(vs) {
+		bound = max(floor, vs[best].t)
+	}
+	if bound >= uint64(keySpace) {
+		return nil // everything passes: no pre-filter
+	}
+	pf := &samplePrefilter{bound: bound}
+	lists := [4]*[]string{&pf.merchantCorrected, &pf.merchantOriginal, &pf.categoryCorrected, &pf.categoryOriginal}
+	for _, v := range vs[:best] {
+		*lists[v.m] = append(*lists[v.m], v.v)
+	}
+	return pf
 }
 
 // samplesSQL reads the texts of the samples: a learned row when its sample
@@ -220,10 +321,27 @@ type sampleThresholds struct {
 // a join on the column its keys come from. Its parameters are samplesArgs.
 func (q learnSQL) samplesSQL(th sampleThresholds) string {
 	extra := `, id, ocr_text, ` + q.sampleKey + ` AS skey`
-	// originalKey is the original value of a row whose user left the field
-	// as OCR read it (rawKey's 'o'), else NULL.
-	originalKey := func(field, as string) string {
-		return `, CASE WHEN COALESCE(corrected_` + field + `, '') = '' AND NOT original_` + field + `_wrong THEN original_` + field + ` END AS ` + as
+	// originalValue is the original value of a row whose user left the
+	// field as OCR read it (rawKey's 'o'), else NULL.
+	originalValue := func(field string) string {
+		return `CASE WHEN COALESCE(corrected_` + field + `, '') = '' AND NOT original_` + field + `_wrong THEN original_` + field + ` END`
+	}
+	originalKey := func(field, as string) string { return `, ` + originalValue(field) + ` AS ` + as }
+	where := ""
+	if pf := th.prefilter; pf != nil {
+		conds := []string{q.sampleKey + " < ?"}
+		for _, l := range []struct {
+			values []string
+			expr   string
+		}{
+			{pf.merchantCorrected, "corrected_merchant"}, {pf.merchantOriginal, originalValue("merchant")},
+			{pf.categoryCorrected, "corrected_category"}, {pf.categoryOriginal, originalValue("category")},
+		} {
+			if len(l.values) > 0 {
+				conds = append(conds, q.inList(l.expr))
+			}
+		}
+		where = "\n\t\tAND (" + strings.Join(conds, " OR ") + ")"
 	}
 	type join struct {
 		alias  string
@@ -258,7 +376,7 @@ func (q learnSQL) samplesSQL(th sampleThresholds) string {
 		prefix = "WITH " + strings.Join(with, ", ") + "\n\t"
 	}
 	return prefix + `SELECT r.id, r.ocr_text, r.corrected_merchant, r.corrected_category, r.om, r.oc, r.mf, r.cf, r.held, r.created_at
-	FROM (` + q.rowsSQL(extra) + `) r` + from.String() + `
+	FROM (` + q.rowsSQL(extra, where) + `) r` + from.String() + `
 	WHERE CASE WHEN r.held THEN r.skey < ? ELSE r.skey < ?` + below.String() + ` END`
 }
 
@@ -276,11 +394,25 @@ func (q learnSQL) samplesArgs(f learningFilter, th sampleThresholds, holdoutThr,
 		}
 		maps = append(maps, string(b))
 	}
+	rows := q.rowsArgs(f)
+	if pf := th.prefilter; pf != nil {
+		rows = append(rows, q.bound(pf.bound, sampleDigits))
+		for _, l := range [][]string{pf.merchantCorrected, pf.merchantOriginal, pf.categoryCorrected, pf.categoryOriginal} {
+			if len(l) == 0 {
+				continue
+			}
+			arg, err := q.listArg(l)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, arg)
+		}
+	}
 	bounds := []any{q.bound(holdoutThr, sampleDigits), q.bound(poolThr, sampleDigits)}
 	if q.withThresholds {
-		return append(append(maps, q.rowsArgs(f)...), bounds...), nil
+		return append(append(maps, rows...), bounds...), nil
 	}
-	return append(append(q.rowsArgs(f), maps...), bounds...), nil
+	return append(append(rows, maps...), bounds...), nil
 }
 
 // rawKey is how a row's merchant or category is keyed for sampling: the
@@ -340,27 +472,39 @@ func (s *patternStore) readLearningPool(ctx context.Context, f learningFilter, v
 		// Thresholds only for the keys whose values sample more than the
 		// pool's uniform sample does.
 		poolThr := smp.PoolThreshold(out.Learn)
-		thresholds := func(keys map[string]int) (corrected, original map[string]string) {
-			corrected, original = map[string]string{}, map[string]string{}
+		// By map: merchant corrected, original; category corrected,
+		// original (as sampleThresholds and samplePrefilter order them).
+		var (
+			counts [4]map[string]int
+			thr    [4]map[string]uint64
+		)
+		for m := range thr {
+			counts[m], thr[m] = map[string]int{}, map[string]uint64{}
+		}
+		for fi, keys := range []map[string]int{merchantKeys, categoryKeys} {
 			for k, n := range keys {
 				if n < f.MinFrequency {
 					continue
 				}
 				if t := smp.ValueThreshold(n, out.Learn); t > poolThr {
-					switch k[0] {
-					case keyCorrected:
-						corrected[k[1:]] = boundHex(t, sampleDigits)
-					case keyOriginal:
-						original[k[1:]] = boundHex(t, sampleDigits)
+					m := 2 * fi
+					if k[0] == keyOriginal {
+						m++
 					}
+					counts[m][k[1:]], thr[m][k[1:]] = n, t
 				}
 			}
-			return corrected, original
 		}
-		var th sampleThresholds
-		th.merchantCorrected, th.merchantOriginal = thresholds(merchantKeys)
-		th.categoryCorrected, th.categoryOriginal = thresholds(categoryKeys)
+		var hex [4]map[string]string
+		for m := range thr {
+			hex[m] = make(map[string]string, len(thr[m]))
+			for v, t := range thr[m] {
+				hex[m][v] = boundHex(t, sampleDigits)
+			}
+		}
+		th := sampleThresholds{merchantCorrected: hex[0], merchantOriginal: hex[1], categoryCorrected: hex[2], categoryOriginal: hex[3]}
 		holdoutThr := patternset.Threshold(holdoutSample, out.Held)
+		th.prefilter = prefilterSamples(out.Learn+out.Held, max(poolThr, holdoutThr), counts, thr)
 		args, err := q.samplesArgs(f, th, holdoutThr, poolThr)
 		if err != nil {
 			return err

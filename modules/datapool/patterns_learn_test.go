@@ -444,3 +444,43 @@ func FuzzValuesKey(f *testing.F) {
 		}
 	})
 }
+
+// TestPrefilterSamples: the pre-filter lists the values whose rows are
+// fewer than those a bound at their threshold would let through, and
+// bounds the rest; none when everything would pass.
+func TestPrefilterSamples(t *testing.T) {
+	const space = uint64(1) << 32
+	frac := func(f float64) uint64 { return uint64(f * float64(space)) }
+	// 10,000 rows: one big merchant (threshold 1 %), three small ones
+	// (thresholds 50–100 %, 4–20 rows), a category in between.
+	counts := [4]map[string]int{{"Big": 6000, "Tiny": 4, "Small": 20}, {"SM4LL": 10}, {"food": 900}, {}}
+	thr := [4]map[string]uint64{{"Big": frac(0.01), "Tiny": space, "Small": frac(0.6)}, {"SM4LL": frac(0.5)}, {"food": frac(0.02)}, {}}
+	pf := prefilterSamples(10_000, frac(0.005), counts, thr)
+	if pf == nil {
+		t.Fatal("no pre-filter")
+	}
+	// Listing the three small values (34 rows) leaves the bound at 2 %:
+	// 200 rows of the window, against 5,000 with nothing listed.
+	if pf.bound != frac(0.02) {
+		t.Errorf("bound = %.4f of the keys, want 0.02", float64(pf.bound)/float64(space))
+	}
+	want := samplePrefilter{bound: pf.bound, merchantCorrected: []string{"Tiny", "Small"}, merchantOriginal: []string{"SM4LL"}}
+	if !slices.Equal(pf.merchantCorrected, want.merchantCorrected) || !slices.Equal(pf.merchantOriginal, want.merchantOriginal) ||
+		len(pf.categoryCorrected)+len(pf.categoryOriginal) != 0 {
+		t.Errorf("lists = %q %q %q %q, want %q %q and none", pf.merchantCorrected, pf.merchantOriginal, pf.categoryCorrected, pf.categoryOriginal,
+			want.merchantCorrected, want.merchantOriginal)
+	}
+	// Every value big: nothing to list, the bound is the highest threshold.
+	pf = prefilterSamples(10_000, frac(0.005), [4]map[string]int{{"A": 5000, "B": 5000}}, [4]map[string]uint64{{"A": frac(0.01), "B": frac(0.03)}})
+	if pf == nil || pf.bound != frac(0.03) || len(pf.merchantCorrected) != 0 {
+		t.Errorf("two big values: %+v, want the bound at 3 %% and no list", pf)
+	}
+	// A pool so small that listing costs more than reading it all.
+	if pf := prefilterSamples(50, frac(0.5), [4]map[string]int{{"A": 50}}, [4]map[string]uint64{{"A": space}}); pf != nil {
+		t.Errorf("a pool read whole: pre-filter %+v, want none", pf)
+	}
+	// No thresholds above the floor: the floor bounds.
+	if pf := prefilterSamples(10_000, frac(0.1), [4]map[string]int{}, [4]map[string]uint64{}); pf == nil || pf.bound != frac(0.1) {
+		t.Errorf("no thresholds: %+v, want the floor as the bound", pf)
+	}
+}
