@@ -116,6 +116,9 @@ type learnSQL struct {
 const (
 	holdoutDigits = 4
 	sampleDigits  = 8
+	// sampleSpace is the number of sample keys: a threshold t selects
+	// t/sampleSpace of the rows.
+	sampleSpace = uint64(1) << (4 * sampleDigits)
 )
 
 func (s *patternStore) learnSQL() learnSQL {
@@ -283,31 +286,25 @@ func prefilterSamples(rows int, floor uint64, keys [4]map[string]int, th [4]map[
 		}
 		return strings.Compare(a.v, b.v)
 	})
-	keySpace := float64(uint64(1) << (4 * sampleDigits))
-	cost := func(bound uint64, listed int) float64 { return float64(rows)*float64(bound)/keySpace + float64(listed) }
 	// Listing the first i values leaves the bound at the next one's
 	// threshold (or the floor).
-	best, bestCost, listed := 0, math.Inf(1), 0
+	best, bestBound, bestCost, listed := 0, floor, math.Inf(1), 0
 	for i := 0; i <= len(vs); i++ {
 		bound := floor
 		if i < len(vs) {
 			bound = max(floor, vs[i].t)
 		}
-		if c := cost(bound, listed); c < bestCost {
-			best, bestCost = i, c
+		if c := float64(expectedRows(rows, bound) + listed); c < bestCost {
+			best, bestBound, bestCost = i, bound, c
 		}
 		if i < len(vs) {
 			listed += vs[i].rows
 		}
 	}
-	bound := floor
-	if best < len(vs) {
-		bound = max(floor, vs[best].t)
-	}
-	if bound >= uint64(keySpace) {
+	if bestBound >= sampleSpace {
 		return nil // everything passes: no pre-filter
 	}
-	pf := &samplePrefilter{bound: bound}
+	pf := &samplePrefilter{bound: bestBound}
 	lists := [4]*[]string{&pf.merchantCorrected, &pf.merchantOriginal, &pf.categoryCorrected, &pf.categoryOriginal}
 	for _, v := range vs[:best] {
 		*lists[v.m] = append(*lists[v.m], v.v)
@@ -849,7 +846,7 @@ func readSamples(rows learningRows, values func(key []byte) (mapped, error), out
 // expectedRows is how many of n rows a sampling threshold t selects, on
 // average.
 func expectedRows(n int, t uint64) int {
-	return int(float64(n) * float64(t) / (1 << (4 * sampleDigits)))
+	return int(float64(n) * float64(t) / float64(sampleSpace))
 }
 
 // appendKey appends the key the groups' values are kept by: each text as
